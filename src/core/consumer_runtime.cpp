@@ -1,0 +1,251 @@
+#include "core/consumer_runtime.hpp"
+
+#include <fmt/format.h>
+
+#include <future>
+#include <random>
+
+#include "core/dead_letter.hpp"
+#include "core/logging.hpp"
+#include "core/validate.hpp"
+#include "mq/names.hpp"
+
+namespace mq::core {
+namespace {
+
+void validate_options(const ConsumerOptions& options) {
+  validate_name(options.group, "group");
+  if (options.topics.empty()) {
+    throw Error(ErrorCode::invalid_argument, fmt::format("consumer of group '{}': no topics given", options.group));
+  }
+  for (const auto& topic : options.topics) validate_subscription(topic);
+  if (options.workers < 1) throw Error(ErrorCode::invalid_argument, "consumer: workers must be at least 1");
+  if (options.max_in_flight < 1) throw Error(ErrorCode::invalid_argument, "consumer: max_in_flight must be at least 1");
+  if (options.retry.max_attempts < 1) {
+    throw Error(ErrorCode::invalid_argument, "consumer: retry.max_attempts must be at least 1");
+  }
+}
+
+std::string order_key_of(const Message& message, bool ordered) {
+  if (!ordered || !message.key) return {};
+  // Ordering is per key within a topic; the NUL separates topic from key unambiguously
+  // (topic names cannot contain it).
+  std::string key = message.topic;
+  key += '\0';
+  key += *message.key;
+  return key;
+}
+
+}  // namespace
+
+ConsumerRuntime::ConsumerRuntime(std::shared_ptr<Engine> engine, ConsumerOptions options, Handler handler)
+    : engine_(std::move(engine)),
+      options_(std::move(options)),
+      handler_(std::move(handler)),
+      max_in_flight_(static_cast<std::size_t>(std::max(options_.max_in_flight, 1))) {
+  validate_options(options_);
+  if (!handler_) throw Error(ErrorCode::invalid_argument, "consumer: no handler given");
+  subscription_ = engine_->subscribe(SubscriptionSpec{options_.group, options_.topics, options_.start});
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  poller_ = std::thread([this] { poll_loop(); });
+}
+
+ConsumerRuntime::~ConsumerRuntime() {
+  stop(options_.stop_timeout);
+  if (poller_.joinable()) poller_.join();
+  dispatcher_.close();
+  for (auto& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+}
+
+void ConsumerRuntime::poll_loop() {
+  while (true) {
+    std::size_t budget = 0;
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return stopping_ || in_flight_ < max_in_flight_; });
+      if (stopping_) return;
+      budget = max_in_flight_ - in_flight_;
+    }
+    std::vector<Record> records;
+    try {
+      records = subscription_->poll(budget, options_.poll_interval);
+    } catch (const Error& error) {
+      log(LogLevel::warning, "consumer of group '{}': fetch failed: {}", options_.group, error.what());
+      std::unique_lock lock(mutex_);
+      changed_.wait_for(lock, options_.poll_interval, [&] { return stopping_; });
+      continue;
+    }
+    if (records.empty()) continue;
+    {
+      std::lock_guard lock(mutex_);
+      in_flight_ += records.size();
+    }
+    for (auto& record : records) {
+      Task task;
+      task.order_key = order_key_of(record.message, options_.ordered_by_key);
+      task.attempt = record.message.attempt();
+      task.record = std::move(record);
+      dispatcher_.push(std::move(task));
+    }
+  }
+}
+
+void ConsumerRuntime::worker_loop() {
+  while (auto task = dispatcher_.pop()) {
+    run(std::move(*task));
+    dispatcher_.task_done();
+  }
+}
+
+Outcome ConsumerRuntime::invoke_handler(const Message& message) {
+  try {
+    return handler_(message);
+  } catch (const std::exception& error) {
+    return Outcome::retry(error.what());
+  } catch (...) {
+    return Outcome::retry("handler threw a non-standard exception");
+  }
+}
+
+void ConsumerRuntime::run(Task task) {
+  task.record.message.headers.set(names::attempt_header, std::to_string(task.attempt));
+  received_.fetch_add(1, std::memory_order_relaxed);
+  const Outcome outcome = invoke_handler(task.record.message);
+  switch (outcome.kind()) {
+    case Outcome::Kind::ack:
+      acked_.fetch_add(1, std::memory_order_relaxed);
+      finish(task);
+      return;
+    case Outcome::Kind::retry:
+      if (task.attempt < options_.retry.max_attempts) {
+        retried_.fetch_add(1, std::memory_order_relaxed);
+        const auto wait = jittered_backoff(task.attempt + 1);
+        task.attempt += 1;
+        task.record.message.headers.set(names::error_header, outcome.reason());
+        retry_later(std::move(task), wait);
+        return;
+      }
+      dead_letter(std::move(task), outcome.reason());
+      return;
+    case Outcome::Kind::dead_letter:
+      dead_letter(std::move(task), outcome.reason());
+      return;
+  }
+}
+
+void ConsumerRuntime::retry_later(Task task, std::chrono::milliseconds wait) {
+  {
+    std::lock_guard lock(mutex_);
+    // Stopping: leave the record unacked (delivered again to the group) and keep its
+    // key held so that later messages of the key are not handled before it.
+    if (stopping_) return;
+  }
+  const bool held = !task.order_key.empty();
+  retry_timers_.schedule(std::chrono::steady_clock::now() + wait, [this, held, task = std::move(task)]() mutable {
+    if (held) dispatcher_.push_front_held(std::move(task));
+    else dispatcher_.push(std::move(task));
+  });
+}
+
+void ConsumerRuntime::dead_letter(Task task, const std::string& reason) {
+  const auto& failed = task.record.message;
+  if (!options_.dead_letter) {
+    log(LogLevel::warning, "consumer of group '{}': dropping message {} of '{}' after {} attempts: {}",
+        options_.group, failed.id, failed.topic, task.attempt, reason);
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    finish(task);
+    return;
+  }
+  std::vector<Envelope> batch;
+  batch.push_back(Envelope{make_dead_letter(failed, options_.group, reason, task.attempt), {}});
+  auto stored = std::make_shared<std::promise<Status>>();
+  auto result = stored->get_future();
+  engine_->append(std::move(batch), Acks::all,
+                  [stored](std::vector<AppendResult>&& results) { stored->set_value(results.front().status); });
+  const Status status = result.get();
+  if (status.ok()) {
+    dead_lettered_.fetch_add(1, std::memory_order_relaxed);
+    finish(task);
+    return;
+  }
+  // The dead letter is not stored: keep the message and try again later rather than
+  // lose it. The attempt count stays at its maximum.
+  log(LogLevel::error, "consumer of group '{}': cannot store dead letter for message {} of '{}': {}", options_.group,
+      failed.id, failed.topic, status.to_string());
+  retry_later(std::move(task), options_.retry.max_backoff);
+}
+
+void ConsumerRuntime::finish(const Task& task) {
+  {
+    std::shared_lock guard(subscription_guard_);
+    if (!subscription_closed_) subscription_->ack(task.record);
+  }
+  dispatcher_.release(task.order_key);
+  {
+    std::lock_guard lock(mutex_);
+    --in_flight_;
+  }
+  changed_.notify_all();
+}
+
+std::chrono::milliseconds ConsumerRuntime::jittered_backoff(int next_attempt) const {
+  const auto base = options_.retry.backoff_before(next_attempt);
+  const double jitter = std::clamp(options_.retry.jitter, 0.0, 1.0);
+  if (jitter == 0.0 || base.count() == 0) return base;
+  thread_local std::mt19937 random{std::random_device{}()};
+  std::uniform_real_distribution<double> factor(1.0 - jitter, 1.0 + jitter);
+  return std::chrono::milliseconds(static_cast<long long>(static_cast<double>(base.count()) * factor(random)));
+}
+
+bool ConsumerRuntime::stop(std::chrono::milliseconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  std::lock_guard serial(stop_mutex_);  // a second stop() waits for the first, then reports it
+  if (stopped_) return stop_result_;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  subscription_->wakeup();
+  if (poller_.joinable()) poller_.join();  // returns within one poll (wakeup cuts it short)
+  // Pending retries stay unacked: the group gets them again. Their keys stay held, so
+  // the messages queued behind them are not handled out of order either.
+  retry_timers_.clear();
+  const bool finished = dispatcher_.wait_idle(until);
+  stopped_ = true;
+  stop_result_ = finished;
+  if (!finished) {
+    const auto discarded = dispatcher_.discard_waiting();
+    log(LogLevel::warning, "consumer of group '{}': stop deadline passed; {} messages not started, handlers still running",
+        options_.group, discarded);
+  }
+  dispatcher_.close();
+  {
+    std::unique_lock guard(subscription_guard_);
+    subscription_closed_ = true;
+    subscription_->close();
+  }
+  if (finished) {
+    for (auto& worker : workers_) worker.join();
+  }
+  return finished;
+}
+
+void ConsumerRuntime::set_max_in_flight(int limit) {
+  {
+    std::lock_guard lock(mutex_);
+    max_in_flight_ = static_cast<std::size_t>(std::max(limit, 1));
+  }
+  changed_.notify_all();
+}
+
+ConsumerStats ConsumerRuntime::stats() const {
+  ConsumerStats stats{received_.load(), acked_.load(), retried_.load(), dead_lettered_.load(), dropped_.load(), 0};
+  std::lock_guard lock(mutex_);
+  stats.in_flight = in_flight_;
+  return stats;
+}
+
+}  // namespace mq::core

@@ -1,0 +1,108 @@
+#include "core/keyed_dispatcher.hpp"
+
+#include <cassert>
+
+namespace mq::core {
+
+void KeyedDispatcher::push(Task task) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!task.order_key.empty()) {
+      auto [entry, inserted] = held_.try_emplace(task.order_key);
+      if (!inserted || !entry->second.empty()) {
+        // Key busy (running, or waiting behind a running one): wait in its line.
+        entry->second.push_back(std::move(task));
+        return;
+      }
+      // Key free: it becomes held by whichever worker takes this task; an empty line
+      // in held_ marks that.
+    }
+    runnable_.push_back(std::move(task));
+  }
+  available_.notify_one();
+}
+
+void KeyedDispatcher::push_front_held(Task task) {
+  {
+    std::lock_guard lock(mutex_);
+    assert(task.order_key.empty() || held_.count(task.order_key) == 1);
+    runnable_.push_front(std::move(task));
+  }
+  available_.notify_one();
+}
+
+std::optional<Task> KeyedDispatcher::pop() {
+  std::unique_lock lock(mutex_);
+  available_.wait(lock, [&] { return closed_ || !runnable_.empty(); });
+  if (runnable_.empty()) return std::nullopt;
+  Task task = std::move(runnable_.front());
+  runnable_.pop_front();
+  ++active_;
+  return task;
+}
+
+void KeyedDispatcher::task_done() {
+  bool idle = false;
+  {
+    std::lock_guard lock(mutex_);
+    assert(active_ > 0);
+    --active_;
+    idle = active_ == 0 && runnable_.empty();
+  }
+  if (idle) idle_.notify_all();
+}
+
+bool KeyedDispatcher::wait_idle(std::chrono::steady_clock::time_point until) {
+  std::unique_lock lock(mutex_);
+  return idle_.wait_until(lock, until, [&] { return active_ == 0 && runnable_.empty(); });
+}
+
+void KeyedDispatcher::release(const std::string& key) {
+  if (key.empty()) return;
+  bool woke = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto entry = held_.find(key);
+    assert(entry != held_.end());
+    if (entry == held_.end()) return;
+    if (entry->second.empty()) {
+      held_.erase(entry);
+    } else {
+      // The next task of the key inherits the hold.
+      runnable_.push_back(std::move(entry->second.front()));
+      entry->second.pop_front();
+      woke = true;
+    }
+  }
+  if (woke) available_.notify_one();
+}
+
+void KeyedDispatcher::close() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  available_.notify_all();
+}
+
+std::size_t KeyedDispatcher::discard_waiting() {
+  std::size_t count = 0;
+  {
+    std::lock_guard lock(mutex_);
+    count = runnable_.size();
+    runnable_.clear();
+    for (auto& [key, line] : held_) {
+      count += line.size();
+      line.clear();
+    }
+  }
+  idle_.notify_all();
+  return count;
+}
+
+std::size_t KeyedDispatcher::runnable() const {
+  std::lock_guard lock(mutex_);
+  return runnable_.size();
+}
+
+}  // namespace mq::core

@@ -1,0 +1,61 @@
+// KeyedDispatcher: hands tasks to worker threads so that tasks of one key run one at a
+// time and in arrival order, while different keys run in parallel.
+//
+// A key is "held" from the moment a worker takes one of its tasks until release(key).
+// While held, later tasks of that key wait in the key's line. A task with an empty key
+// has no ordering and is runnable at once. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "core/engine.hpp"
+
+namespace mq::core {
+
+struct Task {
+  Record record;
+  std::string order_key;  // empty: unordered
+  int attempt = 1;
+};
+
+class KeyedDispatcher {
+ public:
+  // Queues a task behind earlier tasks of its key.
+  void push(Task task);
+  // Puts a task back at the head of its key's line, for a key the caller still holds
+  // (a retry of the task that holds the key): it runs before later tasks of the key.
+  void push_front_held(Task task);
+  // Blocks until a task is runnable or close() was called and nothing is runnable.
+  // The returned task's key is held until release(); the task counts as active until
+  // task_done().
+  std::optional<Task> pop();
+  void task_done();
+  // Waits until no task is runnable or active; false if `until` passed first.
+  bool wait_idle(std::chrono::steady_clock::time_point until);
+  // Ends the hold on `key`: the next task in its line, if any, becomes runnable.
+  void release(const std::string& key);
+  // Wakes every pop(); pop() returns nothing once no task is runnable.
+  void close();
+  // Drops every task not yet started (keys stay as they are); returns how many.
+  std::size_t discard_waiting();
+  std::size_t runnable() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable available_;
+  std::condition_variable idle_;
+  std::size_t active_ = 0;  // popped and not yet task_done()
+  std::deque<Task> runnable_;
+  // Held keys and the tasks waiting behind them.
+  std::unordered_map<std::string, std::deque<Task>> held_;
+  bool closed_ = false;
+};
+
+}  // namespace mq::core

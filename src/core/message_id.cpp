@@ -1,0 +1,53 @@
+#include "core/message_id.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <random>
+
+namespace mq::core {
+namespace {
+
+struct IdState {
+  std::uint64_t last_millis = 0;
+  std::uint32_t counter = 0;  // 12 bits (rand_a), restarts from a random point each ms
+  std::mt19937_64 random{std::random_device{}()};
+};
+
+void put_hex(char* out, std::uint64_t value, int digits) {
+  static constexpr char hex[] = "0123456789abcdef";
+  for (int i = digits - 1; i >= 0; --i) {
+    out[i] = hex[value & 0xf];
+    value >>= 4;
+  }
+}
+
+}  // namespace
+
+std::string new_message_id() {
+  thread_local IdState state;
+  auto millis = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  if (millis <= state.last_millis) {
+    millis = state.last_millis;
+    if (++state.counter > 0xfff) {  // counter exhausted: borrow the next millisecond
+      ++millis;
+      state.counter = static_cast<std::uint32_t>(state.random() & 0x3ff);
+    }
+  } else {
+    state.counter = static_cast<std::uint32_t>(state.random() & 0x3ff);  // room to count up
+  }
+  state.last_millis = millis;
+  const std::uint64_t random_bits = state.random();
+  const std::uint64_t high = (millis << 16) | (0x7ull << 12) | state.counter;  // version 7
+  const std::uint64_t low = (random_bits & 0x3fffffffffffffffull) | 0x8000000000000000ull;  // variant
+  std::string id(36, '-');
+  put_hex(&id[0], high >> 32, 8);
+  put_hex(&id[9], (high >> 16) & 0xffff, 4);
+  put_hex(&id[14], high & 0xffff, 4);
+  put_hex(&id[19], low >> 48, 4);
+  put_hex(&id[24], low & 0xffffffffffffull, 12);
+  return id;
+}
+
+}  // namespace mq::core

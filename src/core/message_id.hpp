@@ -1,0 +1,13 @@
+// Message ids: UUIDv7 text (RFC 9562), time-ordered, unique without coordination.
+#pragma once
+
+#include <string>
+
+namespace mq::core {
+
+// 36 characters, e.g. "0190b6a2-5c1e-7a3b-9f2d-4c8e1a7b3d5f". Ids made by one thread
+// sort in creation order (a 12-bit counter fills rand_a within a millisecond).
+// Thread-safe (per-thread state).
+std::string new_message_id();
+
+}  // namespace mq::core

@@ -1,0 +1,21 @@
+#include "core/offset_frontier.hpp"
+
+#include <algorithm>
+
+namespace mq::core {
+
+bool OffsetFrontier::finished(std::int64_t offset) {
+  auto it = std::lower_bound(open_.begin(), open_.end(), offset,
+                             [](const auto& entry, std::int64_t value) { return entry.first < value; });
+  if (it == open_.end() || it->first != offset || it->second) return false;  // unknown or repeated
+  it->second = true;
+  --outstanding_;
+  const std::int64_t before = committed_;
+  while (!open_.empty() && open_.front().second) open_.pop_front();
+  // The lowest offset still open; with none open, everything delivered is finished and
+  // the frontier is the fetch position. (Gaps between offsets hold no messages.)
+  committed_ = open_.empty() ? next_ : open_.front().first;
+  return committed_ != before;
+}
+
+}  // namespace mq::core

@@ -1,0 +1,174 @@
+#include "core/producer_impl.hpp"
+
+#include <fmt/format.h>
+
+#include <future>
+
+#include "core/logging.hpp"
+#include "core/message_id.hpp"
+#include "core/validate.hpp"
+
+namespace mq::core {
+
+ProducerImpl::ProducerImpl(std::shared_ptr<Engine> engine, ProducerOptions options)
+    : engine_(std::move(engine)), options_(options), sender_([this] { sender_loop(); }) {}
+
+ProducerImpl::~ProducerImpl() { close(); }
+
+void ProducerImpl::check_open() const {
+  if (closed_.load(std::memory_order_acquire)) throw Error(ErrorCode::closed, "producer is closed");
+}
+
+Envelope ProducerImpl::prepare(Message message, TimePoint due) const {
+  check_open();
+  validate_message(message, options_.max_message_bytes, /*allow_reserved_topic=*/false);
+  if (message.id.empty()) message.id = new_message_id();
+  if (message.timestamp == TimePoint{}) message.timestamp = Clock::now();
+  message.offset = -1;
+  return Envelope{std::move(message), due};
+}
+
+std::vector<AppendResult> ProducerImpl::append_and_wait(std::vector<Envelope> batch) {
+  // The engine may answer after a timeout here: the promise lives in the callback.
+  auto promise = std::make_shared<std::promise<std::vector<AppendResult>>>();
+  auto future = promise->get_future();
+  const auto count = batch.size();
+  const std::string topic = count ? batch.front().message.topic : std::string();
+  engine_->append(std::move(batch), options_.acks,
+                  [promise](std::vector<AppendResult>&& results) { promise->set_value(std::move(results)); });
+  if (future.wait_for(options_.send_timeout) != std::future_status::ready) {
+    throw Error(ErrorCode::timeout, fmt::format("send to '{}': no acknowledgement within {} ms", topic,
+                                                options_.send_timeout.count()));
+  }
+  auto results = future.get();
+  if (results.size() != count) {
+    throw Error(ErrorCode::internal, fmt::format("engine returned {} results for {} messages", results.size(), count));
+  }
+  return results;
+}
+
+Receipt ProducerImpl::send(Message message, TimePoint due) {
+  std::vector<Envelope> batch;
+  batch.push_back(prepare(std::move(message), due));
+  if (due != TimePoint{} && !engine_->capabilities().native_delay) {
+    throw Error(ErrorCode::not_supported,
+                fmt::format("engine '{}' has no delayed delivery", engine_->capabilities().engine));
+  }
+  auto results = append_and_wait(std::move(batch));
+  if (!results.front().status.ok()) throw Error(results.front().status);
+  return std::move(results.front().receipt);
+}
+
+std::vector<Receipt> ProducerImpl::send_batch(std::vector<Message> messages) {
+  std::vector<Envelope> batch;
+  batch.reserve(messages.size());
+  for (auto& message : messages) batch.push_back(prepare(std::move(message), TimePoint{}));
+  if (batch.empty()) return {};
+  auto results = append_and_wait(std::move(batch));
+  std::vector<Receipt> receipts;
+  receipts.reserve(results.size());
+  for (auto& result : results) {
+    if (!result.status.ok()) throw Error(result.status);
+    receipts.push_back(std::move(result.receipt));
+  }
+  return receipts;
+}
+
+void ProducerImpl::send_async(Message message, SendCallback callback) {
+  auto envelope = prepare(std::move(message), TimePoint{});
+  const auto bytes = message_size(envelope.message);
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) throw Error(ErrorCode::closed, "producer is closed");
+    if (queued_bytes_ + bytes > options_.max_buffered_bytes) {
+      throw Error(ErrorCode::limit_exceeded,
+                  fmt::format("send_async to '{}': {} bytes already buffered, the limit (max_buffered_bytes) is {}",
+                              envelope.message.topic, queued_bytes_, options_.max_buffered_bytes));
+    }
+    queued_bytes_ += bytes;
+    ++unfinished_;
+    queue_.push_back(Pending{std::move(envelope), std::move(callback), bytes});
+    if (queue_.size() != 1 && queue_.size() < options_.batch_max_messages) return;  // sender already awake
+  }
+  queued_.notify_one();
+}
+
+void ProducerImpl::sender_loop() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping and nothing left
+    // Linger: give the batch a moment to fill unless it is full or we are closing.
+    if (options_.linger.count() > 0 && !stopping_) {
+      queued_.wait_for(lock, options_.linger,
+                       [&] { return stopping_ || queue_.size() >= options_.batch_max_messages; });
+    }
+    std::vector<Pending> batch;
+    if (queue_.size() <= options_.batch_max_messages) {
+      batch.swap(queue_);
+    } else {
+      auto split = queue_.begin() + static_cast<std::ptrdiff_t>(options_.batch_max_messages);
+      batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(split));
+      queue_.erase(queue_.begin(), split);
+    }
+    for (const auto& pending : batch) queued_bytes_ -= pending.bytes;
+    lock.unlock();
+
+    std::vector<Envelope> envelopes;
+    envelopes.reserve(batch.size());
+    for (auto& pending : batch) envelopes.push_back(std::move(pending.envelope));
+    std::vector<AppendResult> results;
+    try {
+      results = append_and_wait(std::move(envelopes));
+    } catch (const Error& error) {
+      results.assign(batch.size(), AppendResult{error.status(), {}});
+    }
+    complete(batch, std::move(results));
+    lock.lock();
+  }
+}
+
+void ProducerImpl::complete(std::vector<Pending>& batch, std::vector<AppendResult>&& results) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!batch[i].callback) continue;
+    try {
+      batch[i].callback(results[i].status, results[i].receipt);
+    } catch (const std::exception& error) {
+      log(LogLevel::error, "send_async callback threw: {}", error.what());
+    } catch (...) {
+      log(LogLevel::error, "send_async callback threw a non-standard exception");
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    unfinished_ -= batch.size();
+  }
+  drained_.notify_all();
+}
+
+bool ProducerImpl::flush(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  queued_.notify_one();
+  const auto done = [&] { return unfinished_ == 0; };
+  if (timeout == std::chrono::milliseconds::max()) {
+    drained_.wait(lock, done);
+    return true;
+  }
+  return drained_.wait_for(lock, timeout, done);
+}
+
+void ProducerImpl::close() {
+  if (closed_.exchange(true)) return;
+  {
+    std::unique_lock lock(mutex_);
+    stopping_ = true;
+    queued_.notify_one();
+    if (!drained_.wait_for(lock, options_.close_timeout, [&] { return unfinished_ == 0; })) {
+      log(LogLevel::warning, "producer close: {} sends still unacknowledged after {} ms", unfinished_,
+          options_.close_timeout.count());
+    }
+  }
+  sender_.join();  // the sender has drained the queue (each item got its callback)
+}
+
+}  // namespace mq::core

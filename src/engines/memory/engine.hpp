@@ -1,0 +1,115 @@
+// memory:// — in-process topics and groups, nothing on disk.
+//
+// For unit tests of user code and as the reference implementation of the engine
+// contract. All Clients of one process that open the same memory://NAME share one
+// Broker (so producers and consumers made by different Clients meet); the Broker lives
+// while any of them is open. Data is lost when the process exits.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/engine.hpp"
+#include "core/offset_frontier.hpp"
+#include "core/timer_queue.hpp"
+#include "core/topic_pattern.hpp"
+
+namespace mq::engines::memory {
+
+using TopicPartition = std::pair<std::string, int>;
+
+struct Partition {
+  std::vector<Message> log;  // offset == index (no retention in memory)
+};
+
+struct Topic {
+  std::vector<Partition> partitions;
+  std::uint64_t created_version = 0;  // Broker::topology_version when it was created
+};
+
+// One member's view of the partitions it owns.
+struct Member {
+  std::uint64_t id = 0;
+  core::TopicFilter filter;
+  StartPosition start = StartPosition::latest;
+  std::map<TopicPartition, core::OffsetFrontier> owned;
+  std::size_t next_partition = 0;  // round-robin start for fairness across partitions
+  std::uint64_t joined_version = 0;  // Broker::topology_version when it joined
+  bool woken = false;              // wakeup() was called
+};
+
+struct Group {
+  std::map<TopicPartition, std::int64_t> committed;
+  std::map<std::uint64_t, Member*> members;
+  std::map<TopicPartition, std::uint64_t> owner;  // who holds each partition now
+  // Who should hold each partition, computed for Broker::topology_version.
+  std::map<TopicPartition, std::uint64_t> target;
+  std::uint64_t target_version = ~0ull;
+};
+
+// All state of one memory://NAME. One mutex guards everything: appends take it once per
+// batch, polls once per fetch, which is cheap next to copying the messages.
+class Broker {
+ public:
+  explicit Broker(int default_partitions) : default_partitions_(default_partitions) {}
+
+  std::mutex mutex;
+  std::condition_variable changed;  // data appended, partition released, member left
+  std::map<std::string, Topic> topics;
+  std::map<std::string, Group> groups;
+  std::uint64_t next_member_id = 1;
+  std::uint64_t topology_version = 0;  // bumped when topics or members change
+
+  // Requires `mutex`. Creates the topic when missing if `create` (else nullptr).
+  Topic* find_topic(const std::string& name, bool create, int partitions = 0);
+  // Requires `mutex`. Gives `member` the partitions it should own and releases those
+  // it should give up (only once nothing delivered from them is open).
+  void rebalance(Group& group, Member& member);
+  // Requires `mutex`. Releases `partition` if `member` owns it, should not, and has
+  // nothing open from it.
+  void release_if_drained(Group& group, Member& member, const TopicPartition& partition);
+
+ private:
+  // Requires `mutex`. Group::target, recomputed when the topology changed.
+  const std::map<TopicPartition, std::uint64_t>& target_assignment(Group& group);
+  const int default_partitions_;
+};
+
+class MemoryEngine final : public core::Engine {
+ public:
+  MemoryEngine(std::shared_ptr<Broker> broker, const Config& config);
+  ~MemoryEngine() override;
+
+  const core::Capabilities& capabilities() const override { return capabilities_; }
+  void append(std::vector<core::Envelope> batch, Acks acks, core::AppendCallback done) override;
+  std::unique_ptr<core::Subscription> subscribe(const core::SubscriptionSpec& spec) override;
+  void create_topic(const std::string& name, const TopicOptions& options) override;
+  void delete_topic(const std::string& name) override;
+  std::vector<TopicInfo> list_topics() override;
+  std::vector<std::string> list_groups() override;
+  GroupInfo describe_group(const std::string& group) override;
+  void close() override;
+
+ private:
+  // Appends envelopes that are due now; requires broker mutex.
+  core::AppendResult append_locked(Message& message);
+
+  const std::shared_ptr<Broker> broker_;
+  const core::Capabilities capabilities_;
+  const bool auto_create_;
+  const int default_partitions_;
+  std::uint64_t round_robin_ = 0;  // spreads keyless messages; guarded by broker mutex
+  std::atomic<bool> closed_{false};
+  core::TimerQueue delayed_;        // delayed messages wait here (not durable)
+};
+
+}  // namespace mq::engines::memory

@@ -1,0 +1,138 @@
+// C08 and C12 with separate processes (engines with the multi_process capability).
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "harness.hpp"
+
+extern char** environ;
+
+namespace mq::conformance {
+namespace {
+
+class Processes : public ConformanceTest {};
+
+// A running mq_conformance_peer; killed (SIGKILL) if still running when destroyed.
+class Peer {
+ public:
+  explicit Peer(std::vector<std::string> arguments) {
+    arguments.insert(arguments.begin(), MQ_PEER_PATH);
+    std::vector<char*> argv;
+    for (auto& argument : arguments) argv.push_back(argument.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, MQ_PEER_PATH, nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+  }
+  ~Peer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      wait_exit();
+    }
+  }
+  bool started() const { return pid_ > 0; }
+  void signal(int number) { ::kill(pid_, number); }
+  int wait_exit() {
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream file(path);
+  for (std::string line; std::getline(file, line);) {
+    if (!line.empty() && line[0] != '#') lines.push_back(line);
+  }
+  return lines;
+}
+
+bool file_contains(const std::string& path, const std::string& wanted) {
+  std::ifstream file(path);
+  for (std::string line; std::getline(file, line);) {
+    if (line == wanted) return true;
+  }
+  return false;
+}
+
+TEST_P(Processes, C08_GroupSharedAcrossProcesses) {
+  MQ_REQUIRE_CAPABILITY(multi_process);
+  constexpr int count = 10'000;
+  const auto name = topic("shared");
+  client().admin().create_topic(name, TopicOptions{.partitions = 4});
+  const auto group_name = group("shared");
+  const auto log = ::testing::TempDir() + unique("peer-log");
+  Peer peer({"consume", GetParam(), group_name, name, log});
+  ASSERT_TRUE(peer.started());
+  ASSERT_TRUE(wait_until([&] { return file_contains(log, "#joined"); }, 30s));
+  Collector local;
+  auto consumer = client().consumer(consumer_options(group_name, {name}), [&](const Message& m) {
+    local.add(m);
+    return Outcome::ack();
+  });
+  auto producer = client().producer();
+  send_numbered(producer, name, count);
+  ASSERT_TRUE(wait_until([&] { return local.total() + read_lines(log).size() >= count; }, 120s));
+  consumer.stop();
+  peer.signal(SIGTERM);
+  EXPECT_EQ(peer.wait_exit(), 0);
+  std::multiset<std::string> everything;
+  for (const auto& m : local.messages()) everything.insert(m.value);
+  const auto remote = read_lines(log);
+  everything.insert(remote.begin(), remote.end());
+  std::set<std::string> distinct(everything.begin(), everything.end());
+  EXPECT_EQ(distinct.size(), static_cast<std::size_t>(count)) << "missing messages";
+  EXPECT_EQ(everything.size(), static_cast<std::size_t>(count)) << "messages handled twice";
+  EXPECT_GT(local.total(), 0u);
+  EXPECT_GT(remote.size(), 0u);
+}
+
+TEST_P(Processes, C12_KilledConsumerLosesNothingAndRepeatsNoAck) {
+  MQ_REQUIRE_CAPABILITY(multi_process);
+  MQ_REQUIRE_CAPABILITY(durable);
+  const auto name = topic("killed");
+  client().admin().create_topic(name, TopicOptions{.partitions = 1});
+  auto producer = client().producer();
+  send_numbered(producer, name, 100);
+  const auto group_name = group("killed");
+  const auto log = ::testing::TempDir() + unique("peer-log");
+  Peer peer({"consume", GetParam(), group_name, name, log, "50"});
+  ASSERT_TRUE(peer.started());
+  // Messages 0..49 were handled and acked; the handler of 50 never returns.
+  ASSERT_TRUE(wait_until([&] { return file_contains(log, "50"); }, 60s));
+  auto admin = client().admin();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto info = admin.describe_group(group_name);
+        return info.partitions.size() == 1 && info.partitions[0].committed == 50;
+      },
+      30s))
+      << "the acks of 0..49 were not committed";
+  peer.signal(SIGKILL);
+  peer.wait_exit();
+
+  Collector collector;
+  auto consumer = client().consumer(consumer_options(group_name, {name}), [&](const Message& m) {
+    collector.add(m);
+    return Outcome::ack();
+  });
+  ASSERT_TRUE(collector.wait_for_total(50, 60s)) << collector.total();
+  EXPECT_FALSE(collector.wait_for_total(51, 300ms)) << "more than the unacked messages came back";
+  consumer.stop();
+  std::vector<int> values;
+  for (const auto& m : collector.messages()) values.push_back(std::stoi(m.value));
+  std::vector<int> expected(50);
+  for (int i = 0; i < 50; ++i) expected[static_cast<std::size_t>(i)] = 50 + i;
+  EXPECT_EQ(values, expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, Processes, ::testing::ValuesIn(engine_urls()), engine_name);
+
+}  // namespace
+}  // namespace mq::conformance

@@ -1,0 +1,182 @@
+// C14, C15, C17, C18: retries, dead letters, exceptions, delayed delivery.
+#include <random>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace mq::conformance {
+namespace {
+
+class Reliability : public ConformanceTest {};
+
+using SteadyClock = std::chrono::steady_clock;
+
+TEST_P(Reliability, C14_RetryWithBackoffWhileOtherKeysFlow) {
+  const auto name = topic("retry");
+  client().admin().create_topic(name, TopicOptions{.partitions = 1});  // one partition: others are behind it
+  auto options = consumer_options(group("retry"), {name});
+  options.retry.max_attempts = 5;
+  options.retry.initial_backoff = 400ms;
+  options.retry.max_backoff = 5s;
+  options.retry.multiplier = 2;
+  options.retry.jitter = 0.2;
+  std::mutex mutex;
+  std::vector<int> attempts;
+  std::vector<SteadyClock::time_point> attempt_times;
+  Collector others;
+  auto consumer = client().consumer(options, [&](const Message& m) {
+    if (m.key == "flaky") {
+      std::lock_guard lock(mutex);
+      attempts.push_back(m.attempt());
+      attempt_times.push_back(SteadyClock::now());
+      if (m.attempt() < 3) return Outcome::retry("not yet");
+      return Outcome::ack();
+    }
+    others.add(m);
+    return Outcome::ack();
+  });
+  auto producer = client().producer();
+  producer.send(Message(name, "flaky", "flaky"));
+  send_numbered(producer, name, 50, [](int i) { return "other-" + std::to_string(i); });
+  // Other keys finish while the flaky one waits for its first backoff (400 ms).
+  ASSERT_TRUE(others.wait_for_total(50, 30s));
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_LT(attempts.size(), 3u) << "other keys were held up behind the retries";
+  }
+  ASSERT_TRUE(wait_until([&] { std::lock_guard lock(mutex); return attempts.size() >= 3; }, 30s));
+  consumer.stop();
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(attempts, (std::vector<int>{1, 2, 3}));
+  const std::chrono::milliseconds expected[] = {400ms, 800ms};
+  for (int i = 0; i < 2; ++i) {
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(attempt_times[i + 1] - attempt_times[i]);
+    EXPECT_GE(waited.count(), expected[i].count() * 0.8) << "attempt " << i + 2;
+    EXPECT_LE(waited.count(), expected[i].count() * 1.2 + 200) << "attempt " << i + 2;
+  }
+  EXPECT_EQ(consumer.stats().retried, 2u);
+}
+
+TEST_P(Reliability, C15_DeadLetterAfterMaxAttemptsDoesNotBlockThePartition) {
+  const auto name = topic("poison");
+  const auto group_name = group("poison");
+  client().admin().create_topic(name, TopicOptions{.partitions = 1});
+  auto options = consumer_options(group_name, {name});
+  options.retry.max_attempts = 3;
+  options.retry.initial_backoff = 20ms;
+  Collector handled;
+  auto consumer = client().consumer(options, [&](const Message& m) {
+    if (m.key == "poison") return Outcome::retry("cannot reserve stock for " + m.value);
+    handled.add(m);
+    return Outcome::ack();
+  });
+  auto producer = client().producer();
+  const auto poison = producer.send(Message(name, "poison", "order-9"));
+  send_numbered(producer, name, 20, [](int i) { return "fine-" + std::to_string(i); });
+  ASSERT_TRUE(handled.wait_for_total(20, 30s));
+
+  Collector letters;
+  auto dead = client().consumer(consumer_options(group("reader"), {names::dead_letter_topic(group_name)}),
+                                [&](const Message& m) {
+                                  letters.add(m);
+                                  return Outcome::ack();
+                                });
+  ASSERT_TRUE(letters.wait_for_total(1, 30s));
+  EXPECT_FALSE(letters.wait_for_total(2, 300ms)) << "dead-lettered more than once";
+  dead.stop();
+  consumer.stop();
+  const auto letter = letters.messages().front();
+  EXPECT_EQ(letter.id, poison.id);
+  EXPECT_EQ(letter.value, "order-9");
+  EXPECT_EQ(letter.key, "poison");
+  EXPECT_EQ(letter.headers.find(names::original_topic_header), name);
+  EXPECT_EQ(letter.headers.find(names::error_header), "cannot reserve stock for order-9");
+  EXPECT_EQ(letter.headers.find(names::attempt_header), "3");
+  EXPECT_EQ(consumer.stats().dead_lettered, 1u);
+  EXPECT_EQ(handled.total(), 20u);
+}
+
+TEST_P(Reliability, C17_ExceptionsAreFailuresWithTheirText) {
+  const auto name = topic("throws");
+  const auto group_name = group("throws");
+  auto options = consumer_options(group_name, {name});
+  options.retry.max_attempts = 2;
+  options.retry.initial_backoff = 10ms;
+  Collector handled;
+  std::atomic<int> thrown{0};
+  auto consumer = client().consumer(options, [&](const Message& m) -> Outcome {
+    if (m.value == "bad") {
+      ++thrown;
+      throw std::runtime_error("payment gateway said no");
+    }
+    if (m.value == "weird") throw 42;  // not a std::exception
+    handled.add(m);
+    return Outcome::ack();
+  });
+  auto producer = client().producer();
+  producer.send(name, "bad");
+  producer.send(name, "weird");
+  send_numbered(producer, name, 10);
+  ASSERT_TRUE(handled.wait_for_total(10, 30s));  // the consumer kept running
+  Collector letters;
+  auto dead = client().consumer(consumer_options(group("reader"), {names::dead_letter_topic(group_name)}),
+                                [&](const Message& m) {
+                                  letters.add(m);
+                                  return Outcome::ack();
+                                });
+  ASSERT_TRUE(letters.wait_for_total(2, 30s));
+  dead.stop();
+  consumer.stop();
+  std::map<std::string, std::string> errors;
+  for (const auto& letter : letters.messages()) {
+    errors[letter.value] = std::string(letter.headers.find(names::error_header).value_or(""));
+  }
+  EXPECT_EQ(errors["bad"], "payment gateway said no");
+  EXPECT_NE(errors["weird"].find("non-standard exception"), std::string::npos);
+  EXPECT_EQ(thrown.load(), 2);
+  EXPECT_EQ(handled.total(), 10u);
+}
+
+TEST_P(Reliability, C18_DelayedDeliveryWithinItsWindow) {
+  MQ_REQUIRE_CAPABILITY(native_delay);
+  const auto name = topic("delayed");
+  std::mutex mutex;
+  std::map<std::string, Clock::time_point> arrived;
+  Collector collector;
+  auto consumer = client().consumer(consumer_options(group("delayed"), {name}), [&](const Message& m) {
+    {
+      std::lock_guard lock(mutex);
+      arrived[m.id] = Clock::now();
+    }
+    collector.add(m);
+    return Outcome::ack();
+  });
+  auto producer = client().producer();
+  std::map<std::string, Clock::time_point> due;
+  const auto start = Clock::now();
+  due[producer.send_after(Message(name, "after"), 2s).id] = start + 2s;
+  const auto at = Clock::now() + 2s;
+  due[producer.send_at(Message(name, "at"), at).id] = at;
+  std::mt19937 random(7);
+  std::uniform_int_distribution<int> delay_ms(0, 3000);
+  for (int i = 0; i < 1000; ++i) {
+    const auto delay = std::chrono::milliseconds(delay_ms(random));
+    const auto sent_at = Clock::now();
+    due[producer.send_after(Message(name, std::to_string(i)), delay).id] = sent_at + delay;
+  }
+  ASSERT_TRUE(collector.wait_for_total(1002, 30s)) << collector.total();
+  consumer.stop();
+  EXPECT_EQ(collector.duplicates(), 0u);
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(arrived.size(), due.size());
+  for (const auto& [id, when] : due) {
+    const auto delivered = arrived.at(id);
+    EXPECT_GE(delivered, when) << "delivered early";
+    EXPECT_LE(delivered, when + 1s) << "delivered more than 1 s late";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, Reliability, ::testing::ValuesIn(engine_urls()), engine_name);
+
+}  // namespace
+}  // namespace mq::conformance
