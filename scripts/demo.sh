@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main job: set-up, an optimised build, then the demo services on the default
+# embedded engine (memory:// when this build has no embedded engine). Arguments are
+# passed to the demo (for example --url memory://).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$(nproc)" --target mq_hello >/dev/null
+exec ./build/release/examples/hello/mq_hello "$@"

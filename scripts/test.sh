@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Every test: set-up, then the dev preset (AddressSanitizer + UBSan) with the whole
+# suite, then the tsan preset (ThreadSanitizer) with the concurrent parts (unit tests
+# and the conformance suite). Ends with ctest's summary lines.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+
+jobs=$(nproc)
+# Debug builds under ASan need the shared libraries' symbols: keep leak checks on.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+status=0
+echo "== dev preset (ASan + UBSan): build"
+cmake --preset dev >/dev/null
+cmake --build --preset dev -j "$jobs"
+echo "== dev preset (ASan + UBSan): all tests"
+ctest --preset dev -j "$jobs" || status=1
+
+echo "== tsan preset (ThreadSanitizer): build"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan -j "$jobs"
+echo "== tsan preset (ThreadSanitizer): unit and conformance tests"
+# C32 (five parallel copies of the suite) already ran under ASan; under TSan it would
+# only multiply the run time.
+ctest --preset tsan -j "$jobs" -R '^(unit|conformance|embedded)\.' -E 'C32_' || status=1
+
+exit $status
