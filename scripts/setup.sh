@@ -9,7 +9,7 @@ packages=(
   # libraries (all found with find_package / pkg-config; nothing is downloaded at build time)
   libfmt-dev nlohmann-json3-dev libcli11-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev
 )
 
 missing=()

@@ -12,3 +12,4 @@
 #include "mq/names.hpp"
 #include "mq/options.hpp"
 #include "mq/producer.hpp"
+#include "mq/trace.hpp"

@@ -7,6 +7,7 @@
 
 #include "core/dead_letter.hpp"
 #include "core/logging.hpp"
+#include "core/tracing.hpp"
 #include "core/validate.hpp"
 #include "mq/names.hpp"
 
@@ -100,6 +101,12 @@ void ConsumerRuntime::worker_loop() {
 }
 
 Outcome ConsumerRuntime::invoke_handler(const Message& message) {
+  // The handler runs inside the message's trace, so that its own sends continue it.
+  std::optional<trace::Scope> scope;
+  if (auto context = extract_trace(message)) {
+    notify_trace_hook(trace::Event::receive, message, *context);
+    scope.emplace(std::move(*context));
+  }
   try {
     return handler_(message);
   } catch (const std::exception& error) {
@@ -183,11 +190,13 @@ void ConsumerRuntime::finish(const Task& task) {
     if (!subscription_closed_) subscription_->ack(task.record);
   }
   dispatcher_.release(task.order_key);
+  bool was_full = false;
   {
     std::lock_guard lock(mutex_);
-    --in_flight_;
+    was_full = in_flight_-- >= max_in_flight_;
   }
-  changed_.notify_all();
+  // Only a poller waiting for a free slot needs waking (stop() does not wait on this).
+  if (was_full) changed_.notify_all();
 }
 
 std::chrono::milliseconds ConsumerRuntime::jittered_backoff(int next_attempt) const {

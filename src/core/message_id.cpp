@@ -7,10 +7,22 @@
 namespace mq::core {
 namespace {
 
+// splitmix64: fast and well distributed; seeded once per thread from random_device.
+// Ids need uniqueness, not unpredictability.
+struct SplitMix64 {
+  std::uint64_t state;
+  std::uint64_t operator()() {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+};
+
 struct IdState {
   std::uint64_t last_millis = 0;
   std::uint32_t counter = 0;  // 12 bits (rand_a), restarts from a random point each ms
-  std::mt19937_64 random{std::random_device{}()};
+  SplitMix64 random{(static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()};
 };
 
 void put_hex(char* out, std::uint64_t value, int digits) {

@@ -6,6 +6,7 @@
 
 #include "core/logging.hpp"
 #include "core/message_id.hpp"
+#include "core/tracing.hpp"
 #include "core/validate.hpp"
 
 namespace mq::core {
@@ -22,9 +23,14 @@ void ProducerImpl::check_open() const {
 Envelope ProducerImpl::prepare(Message message, TimePoint due) const {
   check_open();
   validate_message(message, options_.max_message_bytes, /*allow_reserved_topic=*/false);
+  return fill_in(std::move(message), due);
+}
+
+Envelope ProducerImpl::fill_in(Message message, TimePoint due) const {
   if (message.id.empty()) message.id = new_message_id();
   if (message.timestamp == TimePoint{}) message.timestamp = Clock::now();
   message.offset = -1;
+  inject_trace(message);
   return Envelope{std::move(message), due};
 }
 
@@ -60,9 +66,19 @@ Receipt ProducerImpl::send(Message message, TimePoint due) {
 }
 
 std::vector<Receipt> ProducerImpl::send_batch(std::vector<Message> messages) {
+  check_open();
+  // Validate everything before anything is sent; a batch usually has one topic, whose
+  // name is checked once.
+  const std::string* checked_topic = nullptr;
+  for (const auto& message : messages) {
+    const bool same_topic = checked_topic && *checked_topic == message.topic;
+    validate_message_body(message, options_.max_message_bytes);
+    if (!same_topic) validate_user_topic(message.topic);
+    checked_topic = &message.topic;
+  }
   std::vector<Envelope> batch;
   batch.reserve(messages.size());
-  for (auto& message : messages) batch.push_back(prepare(std::move(message), TimePoint{}));
+  for (auto& message : messages) batch.push_back(fill_in(std::move(message), TimePoint{}));
   if (batch.empty()) return {};
   auto results = append_and_wait(std::move(batch));
   std::vector<Receipt> receipts;
@@ -103,14 +119,10 @@ void ProducerImpl::sender_loop() {
       queued_.wait_for(lock, options_.linger,
                        [&] { return stopping_ || queue_.size() >= options_.batch_max_messages; });
     }
-    std::vector<Pending> batch;
-    if (queue_.size() <= options_.batch_max_messages) {
-      batch.swap(queue_);
-    } else {
-      auto split = queue_.begin() + static_cast<std::ptrdiff_t>(options_.batch_max_messages);
-      batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(split));
-      queue_.erase(queue_.begin(), split);
-    }
+    const auto split = queue_.begin() + static_cast<std::ptrdiff_t>(
+                                            std::min(queue_.size(), options_.batch_max_messages));
+    std::vector<Pending> batch(std::make_move_iterator(queue_.begin()), std::make_move_iterator(split));
+    queue_.erase(queue_.begin(), split);
     for (const auto& pending : batch) queued_bytes_ -= pending.bytes;
     lock.unlock();
 

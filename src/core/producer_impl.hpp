@@ -39,6 +39,8 @@ class ProducerImpl {
 
   // Validates and fills id/timestamp; throws mq::Error. Called before anything is queued.
   Envelope prepare(Message message, TimePoint due) const;
+  // Sets id, timestamp and trace headers of a validated message.
+  Envelope fill_in(Message message, TimePoint due) const;
   void check_open() const;
   // Appends and waits for the results (up to send_timeout).
   std::vector<AppendResult> append_and_wait(std::vector<Envelope> batch);
@@ -52,7 +54,7 @@ class ProducerImpl {
   std::mutex mutex_;
   std::condition_variable queued_;   // the sender waits for work
   std::condition_variable drained_;  // flush/close wait for unfinished_ == 0
-  std::vector<Pending> queue_;
+  std::deque<Pending> queue_;  // batches are cut from the front
   std::size_t queued_bytes_ = 0;
   std::size_t unfinished_ = 0;  // send_async calls without their callback yet
   bool stopping_ = false;

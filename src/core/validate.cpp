@@ -103,6 +103,10 @@ void validate_message(const Message& message, std::size_t max_bytes, bool allow_
   } else {
     validate_user_topic(message.topic);
   }
+  validate_message_body(message, max_bytes);
+}
+
+void validate_message_body(const Message& message, std::size_t max_bytes) {
   for (const auto& entry : message.headers) validate_header_name(entry.first);
   if (message.priority < 0 || message.priority > 9) {
     invalid(fmt::format("invalid priority {} for topic '{}': must be 0..9", message.priority,

@@ -23,6 +23,8 @@ void validate_subscription(std::string_view entry);
 void validate_header_name(std::string_view name);
 // Everything about an outgoing message; `max_bytes` bounds key + value + headers.
 void validate_message(const Message& message, std::size_t max_bytes, bool allow_reserved_topic);
+// Everything but the topic name: headers, priority, partition, size.
+void validate_message_body(const Message& message, std::size_t max_bytes);
 // Key + value + header bytes, as counted against max_message_bytes.
 std::size_t message_size(const Message& message);
 

@@ -4,15 +4,30 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
 namespace mq::conformance {
 namespace {
 
+// Removes the embedded data dir when the test program ends.
+class TemporaryDirCleanup : public ::testing::Environment {
+ public:
+  explicit TemporaryDirCleanup(std::string path) : path_(std::move(path)) {}
+  void TearDown() override {
+    std::error_code ignored;  // best effort: a leftover temp dir is not a test failure
+    std::filesystem::remove_all(path_, ignored);
+  }
+
+ private:
+  std::string path_;
+};
+
 std::string make_temporary_dir() {
   std::string pattern = ::testing::TempDir() + "mq-conformance-XXXXXX";
   if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  ::testing::AddGlobalTestEnvironment(new TemporaryDirCleanup(pattern));  // gtest owns it
   return pattern;
 }
 

@@ -176,6 +176,62 @@ TEST_P(Reliability, C18_DelayedDeliveryWithinItsWindow) {
   }
 }
 
+TEST_P(Reliability, C22_TraceContextTravelsWithTheMessage) {
+  const auto name = topic("traced"), forwarded = topic("forwarded");
+  auto producer = client().producer();
+  std::mutex mutex;
+  std::vector<std::pair<Message, std::optional<trace::Context>>> seen;
+  Collector collector;
+  auto record = [&](const Message& m) {
+    {
+      std::lock_guard lock(mutex);
+      seen.emplace_back(m, trace::current());
+    }
+    collector.add(m);
+  };
+  // The first handler forwards inside its trace; the second sees the same trace.
+  auto first = client().consumer(consumer_options(group("traced"), {name}), [&](const Message& m) {
+    record(m);
+    if (m.value == "traced") producer.send(forwarded, "forwarded");
+    return Outcome::ack();
+  });
+  auto second = client().consumer(consumer_options(group("forwarded"), {forwarded}), [&](const Message& m) {
+    record(m);
+    return Outcome::ack();
+  });
+  const auto root = trace::Context::new_trace();
+  {
+    trace::Scope scope(root);
+    producer.send(name, "traced");
+  }
+  producer.send(name, "untraced");  // no scope: no trace headers
+  ASSERT_TRUE(collector.wait_for_total(3, 30s));
+  first.stop();
+  second.stop();
+  std::lock_guard lock(mutex);
+  int traced = 0;
+  for (const auto& [message, context] : seen) {
+    const auto parent = message.headers.find(names::traceparent_header);
+    const auto trace_id = message.headers.find(names::trace_id_header);
+    if (message.value == "untraced") {
+      EXPECT_FALSE(parent.has_value());
+      EXPECT_FALSE(trace_id.has_value());
+      EXPECT_FALSE(context.has_value());
+      continue;
+    }
+    ++traced;
+    ASSERT_TRUE(parent && trace_id) << message.value;
+    const auto parsed = trace::Context::parse(*parent);
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(parsed->trace_id, root.trace_id);
+    EXPECT_EQ(*trace_id, root.trace_id);   // both headers agree
+    EXPECT_NE(parsed->span_id, root.span_id);  // a child span of the sender's
+    ASSERT_TRUE(context);
+    EXPECT_EQ(context->trace_id, root.trace_id);  // the handler runs inside the trace
+  }
+  EXPECT_EQ(traced, 2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, Reliability, ::testing::ValuesIn(engine_urls()), engine_name);
 
 }  // namespace

@@ -34,10 +34,13 @@ MemoryEngine::MemoryEngine(std::shared_ptr<Broker> broker, const Config& config)
 
 MemoryEngine::~MemoryEngine() { close(); }
 
-core::AppendResult MemoryEngine::append_locked(Message& message) {
+Topic* MemoryEngine::topic_for_append(const std::string& name) {
   // Internal topics (dead letters, retries) are always created on demand.
-  const bool create = auto_create_ || message.topic.starts_with(names::reserved_topic_prefix);
-  Topic* topic = broker_->find_topic(message.topic, create, default_partitions_);
+  const bool create = auto_create_ || name.starts_with(names::reserved_topic_prefix);
+  return broker_->find_topic(name, create, default_partitions_);
+}
+
+core::AppendResult MemoryEngine::append_locked(Message& message, Topic* topic) {
   if (!topic) {
     return {Status(ErrorCode::not_found, fmt::format("topic '{}' does not exist (auto_create_topics is off)",
                                                      message.topic)),
@@ -75,13 +78,20 @@ void MemoryEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendC
   }
   {
     std::lock_guard lock(broker_->mutex);
+    const auto now = Clock::now();
+    std::string last_name;
+    Topic* last_topic = nullptr;  // valid while the mutex is held (no topic is erased)
     for (std::size_t i = 0; i < batch.size(); ++i) {
       auto& envelope = batch[i];
-      if (envelope.due != TimePoint{} && envelope.due > Clock::now()) {
+      if (envelope.due != TimePoint{} && envelope.due > now) {
         delayed.push_back(i);
         continue;
       }
-      results[i] = append_locked(envelope.message);
+      if (i == 0 || envelope.message.topic != last_name) {
+        last_name = envelope.message.topic;
+        last_topic = topic_for_append(last_name);
+      }
+      results[i] = append_locked(envelope.message, last_topic);
     }
   }
   broker_->changed.notify_all();
@@ -94,7 +104,7 @@ void MemoryEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendC
                       [this, message = std::move(envelope.message)]() mutable {
                         {
                           std::lock_guard lock(broker_->mutex);
-                          append_locked(message);
+                          append_locked(message, topic_for_append(message.topic));
                         }
                         broker_->changed.notify_all();
                       });

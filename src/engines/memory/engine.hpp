@@ -100,8 +100,11 @@ class MemoryEngine final : public core::Engine {
   void close() override;
 
  private:
-  // Appends envelopes that are due now; requires broker mutex.
-  core::AppendResult append_locked(Message& message);
+  // Requires the broker mutex. The message's topic, created if allowed; nullptr if not.
+  Topic* topic_for_append(const std::string& name);
+  // Appends one message that is due now to `topic` (from topic_for_append: a batch is
+  // mostly one topic, looked up once); requires the broker mutex.
+  core::AppendResult append_locked(Message& message, Topic* topic);
 
   const std::shared_ptr<Broker> broker_;
   const core::Capabilities capabilities_;

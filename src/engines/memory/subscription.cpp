@@ -110,7 +110,7 @@ class MemorySubscription final : public core::Subscription {
     if (owned == member_.owned.end()) return;  // the topic was deleted meanwhile
     Group& current = group();
     if (owned->second.finished(record.message.offset)) current.committed[partition] = owned->second.committed();
-    broker_->release_if_drained(current, member_, partition);
+    if (owned->second.outstanding() == 0) broker_->release_if_drained(current, member_, partition);
   }
 
   void wakeup() override {

@@ -1,0 +1,183 @@
+// mq_bench: throughput of the memory:// engine through the public API, and the
+// consumer runtime's cost per message.
+//
+//   mq_bench [--messages N] [--repeat R] [--workers 1,2,4]
+//
+// A plain timed program rather than Google Benchmark: each measurement is one pass
+// over a million messages whose set-up (a filled topic) is as large as the pass itself,
+// which fits Google Benchmark's iteration model poorly. Each figure is the median of R
+// passes; every pass uses a fresh memory://NAME so that earlier passes' data is freed.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <mq/mq.hpp>
+
+namespace {
+
+using Seconds = std::chrono::duration<double>;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::size_t value_bytes = 100;
+constexpr std::size_t batch_size = 1000;
+constexpr const char* topic = "bench.events";
+
+struct Settings {
+  std::size_t messages = 1'000'000;
+  int repeat = 3;
+  std::vector<int> workers = {1, 2, 4};
+};
+
+int pass_counter = 0;
+std::string fresh_url() { return "memory://bench-" + std::to_string(++pass_counter); }
+
+// Batches of messages built before the clock starts: the figures are mq's cost, not the
+// cost of building std::strings in this program.
+std::vector<std::vector<mq::Message>> make_batches(std::size_t count) {
+  const std::string value(value_bytes, 'x');
+  std::vector<std::vector<mq::Message>> batches;
+  for (std::size_t sent = 0; sent < count; sent += batch_size) {
+    auto& batch = batches.emplace_back();
+    const auto size = std::min(batch_size, count - sent);
+    batch.reserve(size);
+    for (std::size_t i = 0; i < size; ++i) batch.emplace_back(topic, value);
+  }
+  return batches;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// Fills `producer`'s topic with `count` messages via send_batch; returns seconds.
+double produce_batches(mq::Producer& producer, std::size_t count) {
+  auto batches = make_batches(count);
+  const auto start = SteadyClock::now();
+  for (auto& batch : batches) producer.send_batch(std::move(batch));
+  return Seconds(SteadyClock::now() - start).count();
+}
+
+double produce_async(mq::Producer& producer, std::size_t count) {
+  auto batches = make_batches(count);
+  const auto start = SteadyClock::now();
+  for (auto& batch : batches) {
+    for (auto& message : batch) producer.send_async(std::move(message));
+  }
+  if (!producer.flush(std::chrono::minutes(5))) throw mq::Error(mq::ErrorCode::timeout, "flush took over 5 minutes");
+  return Seconds(SteadyClock::now() - start).count();
+}
+
+struct Timing {
+  double wall = 0;  // seconds
+  double cpu = 0;   // process CPU seconds, all threads (poller, workers, this one)
+};
+
+// Consumes `count` messages already stored in `client`'s topic with a handler that only
+// counts; measures from the consumer's start to the last handler call.
+Timing consume(mq::Client& client, std::size_t count, int workers, const std::string& group) {
+  std::atomic<std::size_t> handled{0};
+  mq::ConsumerOptions options;
+  options.group = group;
+  options.topics = {topic};
+  options.workers = workers;
+  options.start = mq::StartPosition::earliest;
+  options.poll_interval = std::chrono::milliseconds(10);
+  const auto start = SteadyClock::now();
+  const std::clock_t cpu_start = std::clock();
+  auto consumer = client.consumer(options, [&handled](const mq::Message&) {
+    handled.fetch_add(1, std::memory_order_relaxed);
+    return mq::Outcome::ack();
+  });
+  // Polling keeps the handler free of any signalling cost; 1 ms granularity is 0.1% of
+  // a pass of ~1 s, and rarer wake-ups keep this thread out of the CPU figure.
+  while (handled.load(std::memory_order_relaxed) < count) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const Timing timing{Seconds(SteadyClock::now() - start).count(),
+                      static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC};
+  consumer.stop(std::chrono::seconds(30));
+  if (consumer.stats().acked != count) throw mq::Error(mq::ErrorCode::internal, "consumer acked a wrong count");
+  return timing;
+}
+
+void report(const std::string& name, std::size_t count, const std::vector<double>& seconds) {
+  const double s = median(seconds);
+  std::printf("%-34s %10.0f msgs/s  %8.3f us/msg  (median of %zu, %zu msgs)\n", name.c_str(),
+              static_cast<double>(count) / s, s * 1e6 / static_cast<double>(count), seconds.size(), count);
+}
+
+Settings parse(int argc, char** argv) {
+  Settings settings;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const std::string value = argv[i + 1];
+    if (flag == "--messages") {
+      settings.messages = std::stoul(value);
+    } else if (flag == "--repeat") {
+      settings.repeat = std::max(1, std::stoi(value));
+    } else if (flag == "--workers") {
+      settings.workers.clear();
+      std::stringstream list(value);
+      for (std::string item; std::getline(list, item, ',');) settings.workers.push_back(std::stoi(item));
+    } else {
+      throw std::invalid_argument("unknown option " + flag);
+    }
+  }
+  if (argc % 2 == 0) throw std::invalid_argument("options take a value");
+  return settings;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Settings settings = parse(argc, argv);
+  const auto n = settings.messages;
+  std::printf("mq_bench: memory://, %zu messages of %zu bytes, batches of %zu, %d passes each\n", n, value_bytes,
+              batch_size, settings.repeat);
+
+  std::vector<double> batch_times, async_times;
+  std::vector<std::vector<double>> consume_times(settings.workers.size()), consume_cpu(settings.workers.size());
+  for (int pass = 0; pass < settings.repeat; ++pass) {
+    {
+      mq::Client client(fresh_url());
+      auto producer = client.producer();
+      batch_times.push_back(produce_batches(producer, n));
+      // The same filled topic serves every consumer measurement: one new group each.
+      for (std::size_t w = 0; w < settings.workers.size(); ++w) {
+        const auto group = "bench.w" + std::to_string(settings.workers[w]) + ".group";
+        const auto timing = consume(client, n, settings.workers[w], group);
+        consume_times[w].push_back(timing.wall);
+        consume_cpu[w].push_back(timing.cpu);
+      }
+    }
+    {
+      mq::Client client(fresh_url());
+      // send_async never blocks: past max_buffered_bytes it throws. Room for the whole
+      // run measures mq's pipeline rather than this program's back-off.
+      mq::ProducerOptions options = client.config().producer;
+      options.max_buffered_bytes = std::size_t{1} << 30;
+      auto producer = client.producer(options);
+      async_times.push_back(produce_async(producer, n));
+    }
+  }
+
+  report("produce send_batch(1000)", n, batch_times);
+  report("produce send_async + flush", n, async_times);
+  for (std::size_t w = 0; w < settings.workers.size(); ++w) {
+    const auto name = "consume, " + std::to_string(settings.workers[w]) + " worker(s), counting handler";
+    report(name, n, consume_times[w]);
+    std::printf("%-34s %10s         %8.3f us/msg  CPU time, all threads\n", "", "",
+                median(consume_cpu[w]) * 1e6 / static_cast<double>(n));
+  }
+  return 0;
+} catch (const std::exception& error) {
+  std::cerr << "mq_bench: " << error.what() << '\n';
+  return 1;
+}
