@@ -14,13 +14,13 @@ namespace mq::core {
 
 // scheme://[user[:password]@]host[:port][,host[:port]...][/path][?name=value&...]
 // For embedded:// everything after "//" is the path ("embedded://./data",
-// "embedded:///var/lib/mq"). Percent-escapes in user, password and query are decoded.
+// "embedded:///var/lib/mq" gives "/var/lib/mq"). Percent-escapes in user, password and query are decoded.
 struct EngineUrl {
   std::string scheme;
   std::string user;
   std::string password;                            // never log; use redacted
   std::vector<std::pair<std::string, int>> hosts;  // port 0 when not given
-  std::string path;                                // without the leading '/'
+  std::string path;                                // server engines: without the leading "/"
   std::map<std::string, std::string> query;
   std::string redacted;                            // the URL with the password as ***
 };

@@ -1,0 +1,262 @@
+// Batch codec: the byte layout of docs/FORMAT.md section 3, little-endian throughout.
+#include "engines/embedded/format.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "engines/embedded/crc32c.hpp"
+#include "engines/embedded/endian.hpp"
+#include "mq/error.hpp"
+
+namespace mq::engines::embedded {
+namespace {
+
+template <typename Integer>
+void put(std::string& out, Integer value) {
+  append_le(out, value);
+}
+
+template <typename Integer>
+Integer get(const char* data) noexcept {
+  return load_le<Integer>(data);
+}
+
+template <typename Integer>
+void put_at(std::string& out, std::size_t position, Integer value) {
+  store_le(out.data() + position, value);
+}
+
+// Reads fields of one record; any overrun is the corruption named by `where`.
+class RecordParser {
+ public:
+  RecordParser(std::string_view bytes, std::string_view where) : bytes_(bytes), where_(where) {}
+  template <typename Integer>
+  Integer number() {
+    need(sizeof(Integer));
+    const auto value = get<Integer>(bytes_.data() + position_);
+    position_ += sizeof(Integer);
+    return value;
+  }
+  std::string text(std::size_t size) {
+    need(size);
+    std::string value(bytes_.substr(position_, size));
+    position_ += size;
+    return value;
+  }
+  std::size_t position() const { return position_; }
+  [[noreturn]] void fail(std::string_view what) const {
+    throw Error(ErrorCode::corruption, fmt::format("{}: {}", where_, what));
+  }
+
+ private:
+  void need(std::size_t size) const {
+    if (bytes_.size() - position_ < size) fail("record overruns its batch");
+  }
+  std::string_view bytes_;
+  std::string_view where_;
+  std::size_t position_ = 0;
+};
+
+void encode_record(std::string& out, std::uint32_t offset_delta, const RecordInput& record) {
+  const Message& message = *record.message;
+  const std::size_t start = out.size();
+  put<std::uint32_t>(out, 0);  // length, patched below
+  put<std::uint32_t>(out, offset_delta);
+  put<std::int64_t>(out, to_nanoseconds(message.timestamp));
+  std::uint8_t attributes = 0;
+  if (message.key) attributes |= record_has_key;
+  if (record.delay) attributes |= record_has_delay;
+  if (record.delay_sequence) attributes |= record_has_sequence;
+  put<std::uint8_t>(out, attributes);
+  put<std::uint8_t>(out, static_cast<std::uint8_t>(std::clamp(message.priority, 0, 9)));
+  put<std::uint16_t>(out, static_cast<std::uint16_t>(message.headers.size()));
+  put<std::uint32_t>(out, static_cast<std::uint32_t>(message.key ? message.key->size() : 0));
+  put<std::uint32_t>(out, static_cast<std::uint32_t>(message.value.size()));
+  put<std::uint16_t>(out, static_cast<std::uint16_t>(message.id.size()));
+  if (message.key) out += *message.key;
+  out += message.value;
+  out += message.id;
+  if (record.delay) {
+    put<std::int64_t>(out, to_nanoseconds(record.delay->due));
+    put<std::int32_t>(out, record.delay->partition);
+    put<std::uint16_t>(out, static_cast<std::uint16_t>(record.delay->topic.size()));
+    out += record.delay->topic;
+  }
+  if (record.delay_sequence) put<std::uint64_t>(out, *record.delay_sequence);
+  for (const auto& [name, value] : message.headers) {
+    put<std::uint16_t>(out, static_cast<std::uint16_t>(name.size()));
+    put<std::uint32_t>(out, static_cast<std::uint32_t>(value.size()));
+    out += name;
+    out += value;
+  }
+  put_at<std::uint32_t>(out, start, static_cast<std::uint32_t>(out.size() - start - 4));
+}
+
+void encode_header(std::string& out, std::uint8_t flags, std::int64_t base_offset, std::uint32_t count,
+                   std::int64_t first_timestamp, std::int64_t max_timestamp) {
+  out.append(batch_magic, sizeof batch_magic);
+  put<std::uint32_t>(out, 0);  // crc, patched by seal_batch
+  put<std::uint32_t>(out, 0);  // length, patched by seal_batch
+  put<std::uint8_t>(out, batch_version);
+  put<std::uint8_t>(out, flags);
+  put<std::uint16_t>(out, 0);
+  put<std::int64_t>(out, base_offset);
+  put<std::uint32_t>(out, count);
+  put<std::uint32_t>(out, 0);
+  put<std::int64_t>(out, first_timestamp);
+  put<std::int64_t>(out, max_timestamp);
+}
+
+// Fills length and crc of the batch starting at `start`, now that its bytes are complete.
+void seal_batch(std::string& out, std::size_t start) {
+  put_at<std::uint32_t>(out, start + 8, static_cast<std::uint32_t>(out.size() - start - batch_prefix_size));
+  put_at<std::uint32_t>(out, start + 4, crc32c(out.data() + start + 8, out.size() - start - 8));
+}
+
+}  // namespace
+
+std::int64_t to_nanoseconds(TimePoint time) noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+}
+
+TimePoint from_nanoseconds(std::int64_t nanoseconds) noexcept {
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(nanoseconds)));
+}
+
+std::size_t encoded_record_size(const RecordInput& record) {
+  const Message& message = *record.message;
+  std::size_t size = record_fixed_size + (message.key ? message.key->size() : 0) + message.value.size() +
+                     message.id.size();
+  if (record.delay) size += 14 + record.delay->topic.size();
+  if (record.delay_sequence) size += 8;
+  for (const auto& [name, value] : message.headers) size += 6 + name.size() + value.size();
+  return size;
+}
+
+void encode_batch(std::string& out, std::int64_t base_offset, std::span<const RecordInput> records) {
+  std::int64_t first = records.empty() ? 0 : to_nanoseconds(records.front().message->timestamp);
+  std::int64_t max = first;
+  for (const auto& record : records) max = std::max(max, to_nanoseconds(record.message->timestamp));
+  const std::size_t start = out.size();
+  encode_header(out, 0, base_offset, static_cast<std::uint32_t>(records.size()), first, max);
+  for (std::size_t i = 0; i < records.size(); ++i) encode_record(out, static_cast<std::uint32_t>(i), records[i]);
+  seal_batch(out, start);
+}
+
+void encode_gap_batch(std::string& out, std::int64_t base_offset, std::uint32_t count) {
+  const std::size_t start = out.size();
+  encode_header(out, batch_flag_gap, base_offset, count, 0, 0);
+  seal_batch(out, start);
+}
+
+BatchCheck check_batch(std::string_view bytes, BatchHeader& header) noexcept {
+  if (bytes.size() < batch_prefix_size) {
+    return bytes.find_first_not_of('\0') == std::string_view::npos && !bytes.empty() ? BatchCheck::zero_prefix
+                                                                                     : BatchCheck::incomplete;
+  }
+  if (std::memcmp(bytes.data(), batch_magic, sizeof batch_magic) != 0) {
+    return bytes.substr(0, batch_prefix_size).find_first_not_of('\0') == std::string_view::npos
+               ? BatchCheck::zero_prefix
+               : BatchCheck::bad_magic;
+  }
+  header.crc = get<std::uint32_t>(bytes.data() + 4);
+  header.length = get<std::uint32_t>(bytes.data() + 8);
+  if (header.length < min_batch_length || header.length > max_batch_length) return BatchCheck::bad_length;
+  if (bytes.size() < header.total_size()) return BatchCheck::incomplete;
+  const char* data = bytes.data();
+  header.version = static_cast<std::uint8_t>(data[12]);
+  header.flags = static_cast<std::uint8_t>(data[13]);
+  header.base_offset = get<std::int64_t>(data + 16);
+  header.count = get<std::uint32_t>(data + 24);
+  header.first_timestamp = get<std::int64_t>(data + 32);
+  header.max_timestamp = get<std::int64_t>(data + 40);
+  if (crc32c(data + 8, header.total_size() - 8) != header.crc) return BatchCheck::bad_checksum;
+  if (header.version != batch_version) return BatchCheck::unsupported_version;
+  return BatchCheck::ok;
+}
+
+void decode_records(std::string_view batch, const BatchHeader& header, std::vector<DecodedRecord>& out,
+                    std::string_view where) {
+  if (header.is_gap()) return;
+  RecordParser parser(batch.substr(batch_header_size, header.total_size() - batch_header_size), where);
+  for (std::uint32_t i = 0; i < header.count; ++i) {
+    const auto length = parser.number<std::uint32_t>();
+    const std::size_t end = parser.position() + length;
+    DecodedRecord record;
+    record.offset = header.base_offset + parser.number<std::uint32_t>();
+    Message& message = record.message;
+    message.timestamp = from_nanoseconds(parser.number<std::int64_t>());
+    const auto attributes = parser.number<std::uint8_t>();
+    message.priority = parser.number<std::uint8_t>();
+    const auto header_count = parser.number<std::uint16_t>();
+    const auto key_length = parser.number<std::uint32_t>();
+    const auto value_length = parser.number<std::uint32_t>();
+    const auto id_length = parser.number<std::uint16_t>();
+    if (attributes & record_has_key) message.key = parser.text(key_length);
+    message.value = parser.text(value_length);
+    message.id = parser.text(id_length);
+    if (attributes & record_has_delay) {
+      DelayTarget delay;
+      delay.due = from_nanoseconds(parser.number<std::int64_t>());
+      delay.partition = parser.number<std::int32_t>();
+      delay.topic = parser.text(parser.number<std::uint16_t>());
+      record.delay = std::move(delay);
+    }
+    if (attributes & record_has_sequence) record.delay_sequence = parser.number<std::uint64_t>();
+    for (std::uint16_t h = 0; h < header_count; ++h) {
+      const auto name_length = parser.number<std::uint16_t>();
+      const auto header_value_length = parser.number<std::uint32_t>();
+      std::string name = parser.text(name_length);
+      message.headers.add(std::move(name), parser.text(header_value_length));
+    }
+    if (parser.position() != end) parser.fail("record length does not match its fields");
+    message.offset = record.offset;
+    out.push_back(std::move(record));
+  }
+}
+
+void encode_index_entry(std::string& out, const IndexEntry& entry) {
+  put<std::uint32_t>(out, entry.relative_offset);
+  put<std::uint32_t>(out, entry.position);
+}
+
+void encode_time_index_entry(std::string& out, const TimeIndexEntry& entry) {
+  put<std::int64_t>(out, entry.timestamp);
+  put<std::uint32_t>(out, entry.relative_offset);
+}
+
+std::vector<IndexEntry> decode_index(std::string_view bytes) {
+  std::vector<IndexEntry> entries(bytes.size() / index_entry_size);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const char* data = bytes.data() + i * index_entry_size;
+    entries[i] = IndexEntry{get<std::uint32_t>(data), get<std::uint32_t>(data + 4)};
+  }
+  return entries;
+}
+
+std::vector<TimeIndexEntry> decode_time_index(std::string_view bytes) {
+  std::vector<TimeIndexEntry> entries(bytes.size() / time_index_entry_size);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const char* data = bytes.data() + i * time_index_entry_size;
+    entries[i] = TimeIndexEntry{get<std::int64_t>(data), get<std::uint32_t>(data + 8)};
+  }
+  return entries;
+}
+
+void IndexBuilder::add_batch(std::uint64_t position, std::uint32_t relative_offset, std::int64_t max_timestamp,
+                             std::vector<IndexEntry>& index, std::vector<TimeIndexEntry>& time_index) {
+  if (position >= last_index_position_ + index_interval_bytes) {
+    index.push_back({relative_offset, static_cast<std::uint32_t>(position)});
+    last_index_position_ = position;
+  }
+  const bool new_maximum = !max_timestamp_ || max_timestamp > *max_timestamp_;
+  if (new_maximum && (!last_time_position_ || position >= *last_time_position_ + index_interval_bytes)) {
+    time_index.push_back({max_timestamp, relative_offset});
+    last_time_position_ = position;
+  }
+  if (new_maximum) max_timestamp_ = max_timestamp;
+}
+
+}  // namespace mq::engines::embedded

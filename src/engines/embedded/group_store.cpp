@@ -1,0 +1,153 @@
+#include "engines/embedded/group_store.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <filesystem>
+
+#include "engines/embedded/crc32c.hpp"
+#include "engines/embedded/endian.hpp"
+#include "engines/embedded/segment.hpp"
+
+namespace mq::engines::embedded {
+namespace {
+
+namespace fs = std::filesystem;
+
+// FORMAT.md section 5. Persistent format: never change.
+constexpr char offset_magic[4] = {'M', 'Q', 'O', 'F'};
+constexpr std::uint8_t offset_version = 1;
+constexpr std::size_t offset_file_size = 20;
+
+std::string encode_offset(std::int64_t offset) {
+  std::string bytes(offset_file_size, '\0');
+  std::copy(std::begin(offset_magic), std::end(offset_magic), bytes.begin());
+  bytes[4] = static_cast<char>(offset_version);
+  store_le(bytes.data() + 8, offset);
+  store_le(bytes.data() + 16, crc32c(bytes.data(), 16));
+  return bytes;
+}
+
+std::int64_t decode_offset(const std::string& bytes, const std::string& path) {
+  if (bytes.size() != offset_file_size || !std::equal(std::begin(offset_magic), std::end(offset_magic), bytes.begin()) ||
+      crc32c(bytes.data(), 16) != load_le<std::uint32_t>(bytes.data() + 16)) {
+    throw Error(ErrorCode::corruption, fmt::format("bad offset file {} (docs/FORMAT.md section 5)", path));
+  }
+  if (bytes[4] != static_cast<char>(offset_version)) {
+    throw Error(ErrorCode::corruption, fmt::format("unsupported_version of offset file {}", path));
+  }
+  return load_le<std::int64_t>(bytes.data() + 8);
+}
+
+std::vector<std::string> entries_of(const std::string& directory) {
+  std::vector<std::string> names;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(directory, error)) {
+    std::string name = entry.path().filename().string();
+    if (!name.starts_with(temporary_prefix)) names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void make_directories(const std::string& path) {
+  std::error_code error;
+  fs::create_directories(path, error);
+  if (error) throw Error(ErrorCode::io, fmt::format("create directory {}: {}", path, error.message()));
+}
+
+}  // namespace
+
+std::optional<std::int64_t> read_committed(const GroupPaths& paths, const std::string& topic, int partition) {
+  const std::string path = paths.offsets(topic) + "/" + std::to_string(partition);
+  const auto bytes = read_small_file(path);
+  if (!bytes) return std::nullopt;
+  return decode_offset(*bytes, path);
+}
+
+void write_committed(const GroupPaths& paths, const std::string& topic, int partition, std::int64_t offset,
+                     bool durable) {
+  make_directories(paths.offsets(topic));
+  replace_file(paths.offsets(topic) + "/" + std::to_string(partition), encode_offset(offset), durable);
+}
+
+std::vector<CommittedOffset> list_committed(const GroupPaths& paths) {
+  std::vector<CommittedOffset> result;
+  for (const auto& topic : entries_of(paths.root() + "/offsets")) {
+    for (const auto& name : entries_of(paths.offsets(topic))) {
+      int partition = 0;
+      if (std::from_chars(name.data(), name.data() + name.size(), partition).ec != std::errc{}) continue;
+      if (auto offset = read_committed(paths, topic, partition)) result.push_back({topic, partition, *offset});
+    }
+  }
+  return result;
+}
+
+void forget_topic_in_groups(const DataDir& dir, const std::string& topic) {
+  for (const auto& group : list_group_names(dir)) {
+    GroupPaths paths{dir, group};
+    std::error_code error;
+    fs::remove_all(paths.offsets(topic), error);
+  }
+}
+
+std::vector<std::string> list_group_names(const DataDir& dir) { return entries_of(dir.groups()); }
+
+MemberRegistration::MemberRegistration(const GroupPaths& paths, const std::vector<std::string>& subscriptions)
+    : id_(fmt::format("{:010d}-{}", ::getpid(), random_token())) {
+  make_directories(paths.members());
+  // Lock before the file gets its real name, so no one ever sees it unlocked and
+  // mistakes it for a dead member's.
+  const std::string temporary = paths.members() + "/" + std::string(temporary_prefix) + id_;
+  file_ = open_file(temporary, O_RDWR | O_CREAT | O_EXCL);
+  lock_exclusive(file_.fd(), temporary);
+  std::string contents;
+  for (const auto& subscription : subscriptions) contents += subscription + "\n";
+  if (const int error = write_all_at(file_.fd(), contents, 0); error != 0) throw_io("write " + temporary, error);
+  path_ = paths.members() + "/" + id_;
+  if (::rename(temporary.c_str(), path_.c_str()) != 0) throw_io("rename " + temporary, errno);
+}
+
+MemberRegistration::~MemberRegistration() { ::unlink(path_.c_str()); }
+
+std::vector<MemberInfo> live_members(const GroupPaths& paths) {
+  std::vector<MemberInfo> members;
+  for (const auto& id : entries_of(paths.members())) {
+    const std::string path = paths.members() + "/" + id;
+    File file = open_if_exists(path, O_RDONLY);
+    if (!file.valid()) continue;
+    if (try_lock_exclusive(file.fd(), path)) {
+      ::unlink(path.c_str());  // its process died: the kernel released the lock
+      continue;
+    }
+    MemberInfo member{id, {}};
+    std::string contents;
+    read_at(file.fd(), contents, file_size(file.fd(), path), 0, path);
+    for (std::size_t start = 0; start < contents.size();) {
+      const std::size_t end = std::min(contents.find('\n', start), contents.size());
+      if (end > start) member.subscriptions.push_back(contents.substr(start, end - start));
+      start = end + 1;
+    }
+    members.push_back(std::move(member));
+  }
+  return members;
+}
+
+std::optional<PartitionClaim> PartitionClaim::try_claim(const GroupPaths& paths, const std::string& topic,
+                                                        int partition) {
+  make_directories(paths.claims(topic));
+  const std::string path = paths.claims(topic) + "/" + std::to_string(partition);
+  File file = open_file(path, O_RDWR | O_CREAT);
+  if (!try_lock_exclusive(file.fd(), path)) return std::nullopt;
+  return PartitionClaim(std::move(file));
+}
+
+PartitionClaim::~PartitionClaim() {
+  if (file_.valid()) unlock(file_.fd());
+}
+
+}  // namespace mq::engines::embedded

@@ -1,0 +1,281 @@
+#include "engines/embedded/subscription.hpp"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "core/logging.hpp"
+#include "engines/embedded/engine.hpp"
+
+namespace mq::engines::embedded {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+// While a target partition is still held by its previous owner (draining), look again
+// this often; otherwise membership and topics are re-read at the slow interval (inotify
+// brings changes sooner).
+constexpr auto claim_retry_interval = std::chrono::milliseconds(50);
+constexpr auto rebalance_interval = std::chrono::milliseconds(1000);
+
+std::uint32_t data_events() { return IN_MODIFY | IN_CREATE | IN_MOVED_TO; }
+
+}  // namespace
+
+EmbeddedSubscription::EmbeddedSubscription(std::shared_ptr<EmbeddedEngine> engine,
+                                           const core::SubscriptionSpec& spec)
+    : engine_(std::move(engine)), paths_{engine_->settings().dir, spec.group}, subscriptions_(spec.topics),
+      filter_(spec.topics), start_(spec.start), joined_at_(Clock::now()),
+      durable_commits_(engine_->settings().log.fsync == FsyncPolicy::always) {
+  inotify_ = File(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!inotify_.valid()) throw_io("inotify_init1", errno);
+  wake_event_ = File(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wake_event_.valid()) throw_io("eventfd", errno);
+  member_ = std::make_unique<MemberRegistration>(paths_, subscriptions_);
+  topics_watch_ = ::inotify_add_watch(inotify_.fd(), paths_.dir.topics().c_str(), IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE);
+  // Joins show as new files, leaves as deletions or (SIGKILL) as the file being closed.
+  members_watch_ = ::inotify_add_watch(inotify_.fd(), paths_.members().c_str(),
+                                       IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+}
+
+EmbeddedSubscription::~EmbeddedSubscription() { close(); }
+
+std::set<EmbeddedSubscription::TopicPartition> EmbeddedSubscription::target_assignment() {
+  const auto members = live_members(paths_);
+  std::vector<core::TopicFilter> filters;
+  filters.reserve(members.size());
+  for (const auto& member : members) filters.emplace_back(member.subscriptions);
+  std::vector<std::size_t> load(members.size(), 0);
+  std::set<TopicPartition> mine;
+  for (const auto& topic : list_topic_names(paths_.dir)) {
+    if (!filter_.matches(topic)) continue;  // a partition of it could never be ours
+    const auto settings = read_topic_settings(paths_.dir, topic);
+    if (!settings) continue;
+    for (int partition = 0; partition < settings->partitions; ++partition) {
+      // The least-loaded matching member, lowest id on ties: every member computes the
+      // same answer from the same members/ and topics/ (as the memory engine does).
+      std::size_t chosen = members.size();
+      for (std::size_t m = 0; m < members.size(); ++m) {
+        if (filters[m].matches(topic) && (chosen == members.size() || load[m] < load[chosen])) chosen = m;
+      }
+      if (chosen == members.size()) continue;
+      ++load[chosen];
+      if (members[chosen].id == member_->id()) mine.emplace(topic, partition);
+    }
+  }
+  return mine;
+}
+
+bool EmbeddedSubscription::topic_created_after_join(const std::string& topic) const {
+  // TOPIC is written once, when the topic is built: its modification time is the
+  // topic's creation time. The file system clock is coarse (a few ms), so a topic made
+  // just before the join may count as newer: it then delivers from its start, which
+  // only adds messages of a topic that was empty a moment ago.
+  struct stat status {};
+  if (::stat((paths_.dir.topic(topic) + "/TOPIC").c_str(), &status) != 0) return false;
+  const auto created = std::chrono::seconds(status.st_mtim.tv_sec) + std::chrono::nanoseconds(status.st_mtim.tv_nsec);
+  return created >= joined_at_.time_since_epoch();
+}
+
+void EmbeddedSubscription::claim(const TopicPartition& partition) {
+  auto claimed = PartitionClaim::try_claim(paths_, partition.first, partition.second);
+  if (!claimed) return;  // the previous owner is still draining it
+  auto position = read_committed(paths_, partition.first, partition.second);
+  const std::string directory = paths_.dir.partition(partition.first, partition.second);
+  if (!position) {
+    // Fix the start for the whole group: a later owner must not pick another "latest".
+    // A topic created after this member joined holds only messages newer than the
+    // subscription: "latest" means all of them, or a pattern subscriber would miss the
+    // first messages of every new topic (as in the memory engine).
+    const auto bounds = read_log_bounds(directory);
+    const bool from_start = start_ == StartPosition::earliest || topic_created_after_join(partition.first);
+    position = from_start ? bounds.start : bounds.end;
+    write_committed(paths_, partition.first, partition.second, *position, durable_commits_);
+  }
+  const int watch = ::inotify_add_watch(inotify_.fd(), directory.c_str(), data_events());
+  owned_.emplace(partition, Owned{std::move(*claimed), core::OffsetFrontier(*position),
+                                  PartitionReader(directory, *position), *position, false, watch});
+}
+
+void EmbeddedSubscription::rebalance() {
+  const auto mine = target_assignment();
+  std::lock_guard commit_lock(commit_mutex_);
+  std::lock_guard lock(mutex_);
+  if (closed_) return;
+  bool waiting = false;
+  for (auto& [partition, owned] : owned_) owned.releasing = !mine.count(partition);
+  for (const auto& partition : mine) {
+    if (owned_.count(partition)) continue;
+    claim(partition);
+    waiting = waiting || !owned_.count(partition);
+  }
+  for (const auto& [partition, owned] : owned_) waiting = waiting || owned.releasing;
+  topology_changed_ = false;
+  next_rebalance_ = SteadyClock::now() + (waiting ? claim_retry_interval : rebalance_interval);
+}
+
+void EmbeddedSubscription::flush() {
+  std::lock_guard commit_lock(commit_mutex_);
+  std::vector<std::pair<TopicPartition, std::int64_t>> writes;
+  std::vector<TopicPartition> drained;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [partition, owned] : owned_) {
+      if (owned.frontier.committed() > owned.committed_on_disk) writes.emplace_back(partition, owned.frontier.committed());
+      if (owned.releasing && owned.frontier.outstanding() == 0) drained.push_back(partition);
+    }
+  }
+  // Written outside mutex_ so that acks and polls go on meanwhile; commit_mutex_ keeps
+  // the writes in order and a release after its partition's last write.
+  for (const auto& [partition, offset] : writes) {
+    write_committed(paths_, partition.first, partition.second, offset, durable_commits_);
+  }
+  std::lock_guard lock(mutex_);
+  for (const auto& [partition, offset] : writes) {
+    if (auto it = owned_.find(partition); it != owned_.end()) it->second.committed_on_disk = offset;
+  }
+  for (const auto& partition : drained) {
+    auto it = owned_.find(partition);
+    if (it == owned_.end() || it->second.frontier.committed() != it->second.committed_on_disk) continue;
+    if (it->second.watch >= 0) ::inotify_rm_watch(inotify_.fd(), it->second.watch);
+    owned_.erase(it);  // the claim's destructor drops the flock: the next owner may take it
+  }
+}
+
+std::vector<core::Record> EmbeddedSubscription::fetch(std::size_t max) {
+  std::vector<core::Record> records;
+  if (owned_.empty() || max == 0) return records;
+  const std::size_t count = owned_.size();
+  const std::size_t first = next_partition_++ % count;
+  auto it = std::next(owned_.begin(), static_cast<std::ptrdiff_t>(first));
+  std::vector<DecodedRecord> decoded;
+  for (std::size_t visited = 0; visited < count && records.size() < max; ++visited) {
+    auto& [partition, owned] = *it;
+    if (!owned.releasing) {
+      decoded.clear();
+      owned.reader.read(max - records.size(), decoded);
+      for (auto& entry : decoded) {
+        core::Record record;
+        record.message = std::move(entry.message);
+        record.message.topic = partition.first;
+        record.message.partition = partition.second;
+        record.message.offset = entry.offset;
+        owned.frontier.delivered(entry.offset);
+        records.push_back(std::move(record));
+      }
+    }
+    if (++it == owned_.end()) it = owned_.begin();
+  }
+  return records;
+}
+
+bool EmbeddedSubscription::wait_for_events(std::chrono::milliseconds timeout) {
+  pollfd descriptors[2] = {{inotify_.fd(), POLLIN, 0}, {wake_event_.fd(), POLLIN, 0}};
+  const int ready = ::poll(descriptors, 2, static_cast<int>(std::max<std::int64_t>(timeout.count(), 0)));
+  if (ready <= 0) return false;
+  if (descriptors[0].revents & POLLIN) {
+    alignas(inotify_event) char buffer[8192];
+    ssize_t got = 0;
+    while ((got = ::read(inotify_.fd(), buffer, sizeof buffer)) > 0) {
+      for (ssize_t at = 0; at < got;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+        if (event->wd == topics_watch_ || event->wd == members_watch_) {
+          std::lock_guard lock(mutex_);
+          topology_changed_ = true;
+        }
+        at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      }
+    }
+  }
+  if (descriptors[1].revents & POLLIN) {
+    std::uint64_t count = 0;
+    [[maybe_unused]] auto ignored = ::read(wake_event_.fd(), &count, sizeof count);
+    return true;
+  }
+  return false;
+}
+
+std::vector<core::Record> EmbeddedSubscription::poll(std::size_t max, std::chrono::milliseconds timeout) {
+  const auto deadline = SteadyClock::now() + timeout;
+  for (;;) {
+    bool due = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) throw Error(ErrorCode::closed, fmt::format("subscription of group '{}' is closed", paths_.group));
+      due = topology_changed_ || SteadyClock::now() >= next_rebalance_;
+    }
+    if (due) {
+      rebalance();
+      flush();  // releases what the new target gives away, once drained
+    }
+    {
+      std::lock_guard lock(mutex_);
+      auto records = fetch(max);
+      if (!records.empty()) return records;
+    }
+    const auto now = SteadyClock::now();
+    if (now >= deadline) return {};
+    auto until = std::min(deadline, next_rebalance_);
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(std::max(until - now, SteadyClock::duration{}));
+    if (wait_for_events(wait)) return {};
+  }
+}
+
+void EmbeddedSubscription::ack(const core::Record& record) {
+  bool changed = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = owned_.find({record.message.topic, record.message.partition});
+    if (it == owned_.end()) return;  // released or closed: it will be delivered again
+    changed = it->second.frontier.finished(record.message.offset);
+    changed = changed || (it->second.releasing && it->second.frontier.outstanding() == 0);
+  }
+  if (!changed) return;
+  try {
+    flush();
+  } catch (const std::exception& error) {
+    // The position stays uncommitted in memory; the next ack, poll or close writes it.
+    core::log(LogLevel::warning, "embedded: commit for group '{}' failed: {}", paths_.group, error.what());
+  }
+}
+
+void EmbeddedSubscription::wakeup() {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto ignored = ::write(wake_event_.fd(), &one, sizeof one);
+}
+
+void EmbeddedSubscription::close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    for (auto& [partition, owned] : owned_) owned.releasing = true;
+  }
+  try {
+    // Commits what was acked; what was delivered and not acked goes to the next owner.
+    std::lock_guard commit_lock(commit_mutex_);
+    std::lock_guard lock(mutex_);
+    for (auto& [partition, owned] : owned_) {
+      if (owned.frontier.committed() > owned.committed_on_disk) {
+        write_committed(paths_, partition.first, partition.second, owned.frontier.committed(), durable_commits_);
+      }
+    }
+  } catch (const std::exception& error) {
+    core::log(LogLevel::warning, "embedded: closing a member of group '{}': {}", paths_.group, error.what());
+  }
+  std::lock_guard lock(mutex_);
+  owned_.clear();
+  member_.reset();
+  closed_ = true;
+}
+
+std::unique_ptr<core::Subscription> EmbeddedEngine::subscribe(const core::SubscriptionSpec& spec) {
+  check_open();
+  return std::make_unique<EmbeddedSubscription>(shared_from_this(), spec);
+}
+
+}  // namespace mq::engines::embedded

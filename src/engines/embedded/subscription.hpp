@@ -1,0 +1,91 @@
+// A member of a consumer group on the embedded engine; members may live in different
+// processes (docs/FORMAT.md sections 5 and 7).
+//
+// Ownership: a partition belongs to the member holding the flock on its claims/ file.
+// Every member computes the same fair target (the least-loaded matching member per
+// partition, members ordered by id) from the live members/ files and the topics/ dir,
+// claims what the target gives it and gives up the rest cooperatively: a partition is
+// released (offset committed, flock dropped) only once every record delivered from it
+// has been acked, so no message is handled by two members at once.
+//
+// Wake-up: poll() sleeps in poll(2) on an inotify descriptor watching the owned
+// partition directories (new data), topics/ (new topics for patterns) and members/
+// (joins and leaves), plus an eventfd for wakeup(). Nothing spins.
+//
+// Thread-safety: poll() from one thread at a time; ack() and wakeup() from any thread.
+// Lock order: commit_mutex_ before mutex_.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/engine.hpp"
+#include "core/offset_frontier.hpp"
+#include "core/topic_pattern.hpp"
+#include "engines/embedded/group_store.hpp"
+#include "engines/embedded/partition_reader.hpp"
+
+namespace mq::engines::embedded {
+
+class EmbeddedEngine;
+
+class EmbeddedSubscription final : public core::Subscription {
+ public:
+  EmbeddedSubscription(std::shared_ptr<EmbeddedEngine> engine, const core::SubscriptionSpec& spec);
+  ~EmbeddedSubscription() override;
+
+  std::vector<core::Record> poll(std::size_t max, std::chrono::milliseconds timeout) override;
+  void ack(const core::Record& record) override;
+  void wakeup() override;
+  void close() override;
+
+ private:
+  using TopicPartition = std::pair<std::string, int>;
+  struct Owned {
+    PartitionClaim claim;
+    core::OffsetFrontier frontier;
+    PartitionReader reader;
+    std::int64_t committed_on_disk = 0;
+    bool releasing = false;  // another member should have it: drain, commit, release
+    int watch = -1;          // inotify watch of the partition directory
+  };
+
+  void rebalance();                  // takes both locks
+  void claim(const TopicPartition& partition);  // requires both locks
+  // Writes advanced commit positions and releases drained partitions. Takes both locks.
+  void flush();
+  std::vector<core::Record> fetch(std::size_t max);  // requires mutex_
+  // Sleeps until an event or the timeout; returns true if wakeup() was called.
+  bool wait_for_events(std::chrono::milliseconds timeout);
+  std::set<TopicPartition> target_assignment();
+  bool topic_created_after_join(const std::string& topic) const;
+
+  const std::shared_ptr<EmbeddedEngine> engine_;
+  const GroupPaths paths_;
+  const std::vector<std::string> subscriptions_;
+  const core::TopicFilter filter_;
+  const StartPosition start_;
+  const TimePoint joined_at_;
+  const bool durable_commits_;
+
+  std::mutex commit_mutex_;  // offset file writes and releases, in order
+  std::mutex mutex_;         // everything below
+  std::unique_ptr<MemberRegistration> member_;
+  std::map<TopicPartition, Owned> owned_;
+  std::size_t next_partition_ = 0;  // fetch starts here: fairness across partitions
+  File inotify_;
+  File wake_event_;
+  int topics_watch_ = -1;
+  int members_watch_ = -1;
+  bool topology_changed_ = true;
+  std::chrono::steady_clock::time_point next_rebalance_{};
+  bool closed_ = false;
+};
+
+}  // namespace mq::engines::embedded

@@ -1,0 +1,174 @@
+// The embedded engine through the engine interface, in one process: capabilities,
+// partitioning, admin and lag, members sharing a group, durability across reopen.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "core/engine.hpp"
+#include "core/partitioner.hpp"
+#include "test_support.hpp"
+
+namespace mq::engines::embedded {
+namespace {
+
+using namespace std::chrono_literals;
+using test::TempDir;
+
+std::shared_ptr<core::Engine> open_engine(const std::string& dir, FsyncPolicy fsync = FsyncPolicy::never) {
+  Config config;
+  config.embedded.fsync = fsync;
+  return core::open_engine("embedded://" + dir, config);
+}
+
+std::vector<core::AppendResult> send(core::Engine& engine, const std::string& topic, int count,
+                                     std::optional<std::string> key = std::nullopt, Acks acks = Acks::leader) {
+  std::vector<core::Envelope> batch;
+  for (int i = 0; i < count; ++i) {
+    core::Envelope envelope;
+    envelope.message.topic = topic;
+    envelope.message.key = key;
+    envelope.message.value = std::to_string(i);
+    envelope.message.id = topic + "/" + std::to_string(i);
+    envelope.message.timestamp = Clock::now();
+    batch.push_back(std::move(envelope));
+  }
+  std::vector<core::AppendResult> results;
+  engine.append(std::move(batch), acks, [&](std::vector<core::AppendResult>&& done) { results = std::move(done); });
+  return results;
+}
+
+std::vector<core::Record> drain(core::Subscription& subscription, std::size_t expected) {
+  std::vector<core::Record> records;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (records.size() < expected && std::chrono::steady_clock::now() < deadline) {
+    for (auto& record : subscription.poll(1000, 100ms)) {
+      subscription.ack(record);
+      records.push_back(std::move(record));
+    }
+  }
+  return records;
+}
+
+TEST(EngineTest, StatesItsCapabilities) {
+  TempDir dir;
+  const auto engine = open_engine(dir.path());
+  const auto& capabilities = engine->capabilities();
+  EXPECT_EQ(capabilities.engine, "embedded");
+  EXPECT_TRUE(capabilities.durable);
+  EXPECT_TRUE(capabilities.multi_process);
+  EXPECT_TRUE(capabilities.native_delay);
+  EXPECT_TRUE(capabilities.offsets);
+  EXPECT_FALSE(capabilities.priority);
+  EXPECT_FALSE(capabilities.server);
+}
+
+TEST(EngineTest, KeysPickPartitionsLikeKafkaAndKeylessMessagesSpread) {
+  TempDir dir;
+  auto engine = open_engine(dir.path());
+  const auto keyed = send(*engine, "orders", 5, std::string("customer-42"));
+  for (const auto& result : keyed) {
+    ASSERT_TRUE(result.status.ok());
+    EXPECT_EQ(result.receipt.partition, core::partition_for_key("customer-42", 4));
+  }
+  EXPECT_EQ(keyed.back().receipt.offset, 4);
+  std::set<int> partitions;
+  for (const auto& result : send(*engine, "spread", 8)) partitions.insert(result.receipt.partition);
+  EXPECT_EQ(partitions.size(), 4u);
+}
+
+TEST(EngineTest, AdminTopicsAndGroupLag) {
+  TempDir dir;
+  auto engine = open_engine(dir.path());
+  engine->create_topic("admin.topic", TopicOptions{.partitions = 2});
+  EXPECT_THROW(engine->create_topic("admin.topic", TopicOptions{}), Error);
+  send(*engine, "admin.topic", 10);
+  const auto topics = engine->list_topics();
+  ASSERT_EQ(topics.size(), 1u);
+  EXPECT_EQ(topics[0].partitions, 2);
+  EXPECT_EQ(topics[0].messages, 10u);
+
+  auto subscription = engine->subscribe(core::SubscriptionSpec{"lag.group", {"admin.topic"}, StartPosition::earliest});
+  std::vector<core::Record> records;
+  while (records.size() < 10) {
+    for (auto& record : subscription->poll(10, 100ms)) records.push_back(std::move(record));
+  }
+  for (int i = 0; i < 4; ++i) subscription->ack(records[static_cast<std::size_t>(i)]);
+  EXPECT_EQ(engine->list_groups(), std::vector<std::string>{"lag.group"});
+  auto info = engine->describe_group("lag.group");
+  EXPECT_EQ(info.members, 1);
+  std::int64_t acked_in_order = 0;
+  for (const auto& partition : info.partitions) acked_in_order += partition.committed;
+  EXPECT_EQ(info.total_lag(), 10 - acked_in_order);
+  for (std::size_t i = 4; i < records.size(); ++i) subscription->ack(records[i]);
+  EXPECT_EQ(engine->describe_group("lag.group").total_lag(), 0);
+  subscription->close();
+
+  engine->delete_topic("admin.topic");
+  EXPECT_TRUE(engine->list_topics().empty());
+  EXPECT_THROW(engine->delete_topic("admin.topic"), Error);
+  EXPECT_THROW(engine->describe_group("no.such.group"), Error);
+}
+
+TEST(EngineTest, AutoCreateOffRefusesUnknownTopics) {
+  TempDir dir;
+  Config config;
+  config.auto_create_topics = false;
+  auto engine = core::open_engine("embedded://" + dir.path(), config);
+  const auto results = send(*engine, "unknown", 1);
+  EXPECT_EQ(results.front().status.code(), ErrorCode::not_found);
+}
+
+TEST(EngineTest, TwoMembersSplitPartitionsAndHandOverOnClose) {
+  TempDir dir;
+  auto engine = open_engine(dir.path());
+  engine->create_topic("shared", TopicOptions{.partitions = 4});
+  auto first = engine->subscribe(core::SubscriptionSpec{"g", {"shared"}, StartPosition::earliest});
+  auto second = engine->subscribe(core::SubscriptionSpec{"g", {"shared"}, StartPosition::earliest});
+  send(*engine, "shared", 400);
+  std::set<std::string> seen;
+  std::size_t from_first = 0;
+  std::size_t from_second = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (seen.size() < 400 && std::chrono::steady_clock::now() < deadline) {
+    for (auto* member : {first.get(), second.get()}) {
+      for (auto& record : member->poll(100, 20ms)) {
+        EXPECT_TRUE(seen.insert(record.message.id).second) << "handled twice: " << record.message.id;
+        (member == first.get() ? from_first : from_second)++;
+        member->ack(record);
+      }
+    }
+  }
+  EXPECT_EQ(seen.size(), 400u);
+  EXPECT_GT(from_first, 0u);
+  EXPECT_GT(from_second, 0u);
+  first->close();
+  send(*engine, "shared", 100);
+  EXPECT_EQ(drain(*second, 100).size(), 100u);  // the survivor took every partition
+  second->close();
+}
+
+TEST(EngineTest, AcknowledgedMessagesAndOffsetsSurviveReopen) {
+  TempDir dir;
+  {
+    auto engine = open_engine(dir.path(), FsyncPolicy::always);
+    for (const auto& result : send(*engine, "durable", 50, std::nullopt, Acks::all)) ASSERT_TRUE(result.status.ok());
+    auto subscription = engine->subscribe(core::SubscriptionSpec{"d", {"durable"}, StartPosition::earliest});
+    EXPECT_EQ(drain(*subscription, 50).size(), 50u);
+    subscription->close();
+    send(*engine, "durable", 7);
+  }
+  auto engine = open_engine(dir.path());
+  auto subscription = engine->subscribe(core::SubscriptionSpec{"d", {"durable"}, StartPosition::earliest});
+  EXPECT_EQ(drain(*subscription, 7).size(), 7u);
+  EXPECT_TRUE(subscription->poll(10, 200ms).empty());
+  subscription->close();
+}
+
+TEST(EngineTest, UrlOptionsAreChecked) {
+  TempDir dir;
+  EXPECT_THROW(core::open_engine("embedded://" + dir.path() + "?colour=blue", Config{}), Error);
+  EXPECT_NO_THROW(core::open_engine("embedded://" + dir.path() + "?repair=true", Config{}));
+}
+
+}  // namespace
+}  // namespace mq::engines::embedded
