@@ -2,6 +2,11 @@
 # C32: runs the conformance binary N times at once. Each instance uses its own topic and
 # group names (they include the process id) and its own embedded data dir. Fails if any
 # instance fails; prints the failing instance's output.
+#
+# C14 and C18 are left out here: they assert timing windows (backoff +-20% + 200 ms,
+# delivery within 1 s of the due time), and five sanitizer builds of the whole suite on
+# two cores measure the machine's overload, not name isolation, which is what C32 checks.
+# Both run on their own in the normal suite.
 set -u
 binary=$1
 count=${2:-5}
@@ -9,7 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 pids=()
 for i in $(seq 1 "$count"); do
-  "$binary" --gtest_brief=1 >"$work/run-$i.log" 2>&1 &
+  "$binary" --gtest_brief=1 --gtest_filter='-*C14_*:*C18_*' >"$work/run-$i.log" 2>&1 &
   pids+=($!)
 done
 failed=0
