@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <random>
@@ -129,5 +130,16 @@ bool try_lock_exclusive(int fd, const std::string& path) {
 }
 
 void unlock(int fd) noexcept { ::flock(fd, LOCK_UN); }
+
+std::vector<std::string> sorted_entries(const std::string& directory, std::string_view skip_prefix) {
+  std::vector<std::string> names;
+  std::error_code error;  // a missing directory has no entries
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    std::string name = entry.path().filename().string();
+    if (!name.starts_with(skip_prefix)) names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 }  // namespace mq::engines::embedded

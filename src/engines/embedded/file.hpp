@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "mq/error.hpp"
@@ -68,6 +69,10 @@ void replace_file(const std::string& path, std::string_view contents, bool durab
 void sync_directory(const std::string& path);
 // A random token for temporary and member names (hex, 16 characters).
 std::string random_token();
+
+// The names in `directory`, sorted, leaving out those starting with `skip_prefix`
+// (half-written temporary files). Empty if the directory does not exist.
+std::vector<std::string> sorted_entries(const std::string& directory, std::string_view skip_prefix);
 
 // flock(2) wrappers. The lock belongs to the open file description: it is released when
 // every descriptor of it is closed, including by the death of the process.

@@ -43,16 +43,7 @@ std::int64_t decode_offset(const std::string& bytes, const std::string& path) {
   return load_le<std::int64_t>(bytes.data() + 8);
 }
 
-std::vector<std::string> entries_of(const std::string& directory) {
-  std::vector<std::string> names;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(directory, error)) {
-    std::string name = entry.path().filename().string();
-    if (!name.starts_with(temporary_prefix)) names.push_back(std::move(name));
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
+std::vector<std::string> entries_of(const std::string& directory) { return sorted_entries(directory, temporary_prefix); }
 
 void make_directories(const std::string& path) {
   std::error_code error;

@@ -137,16 +137,7 @@ bool delete_topic_dir(const DataDir& dir, const std::string& name) {
   return true;
 }
 
-std::vector<std::string> list_topic_names(const DataDir& dir) {
-  std::vector<std::string> names;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(dir.topics(), error)) {
-    std::string name = entry.path().filename().string();
-    if (!name.starts_with(temporary_prefix)) names.push_back(std::move(name));
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
+std::vector<std::string> list_topic_names(const DataDir& dir) { return sorted_entries(dir.topics(), temporary_prefix); }
 
 TopicWriter::TopicWriter(const DataDir& dir, std::string name, const TopicSettings& settings, LogOptions options)
     : dir_(dir), name_(std::move(name)), settings_(settings), options_(options),

@@ -20,12 +20,13 @@
 
 #include "core/engine.hpp"
 #include "core/offset_frontier.hpp"
+#include "core/partition_assignment.hpp"
 #include "core/timer_queue.hpp"
 #include "core/topic_pattern.hpp"
 
 namespace mq::engines::memory {
 
-using TopicPartition = std::pair<std::string, int>;
+using core::TopicPartition;
 
 struct Partition {
   std::vector<Message> log;  // offset == index (no retention in memory)

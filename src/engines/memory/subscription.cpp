@@ -6,27 +6,24 @@
 // committed offset, so no message is handled by two members of a group.
 #include <fmt/format.h>
 
+#include "core/partition_assignment.hpp"
 #include "engines/memory/engine.hpp"
 
 namespace mq::engines::memory {
 
 const std::map<TopicPartition, std::uint64_t>& Broker::target_assignment(Group& group) {
   if (group.target_version == topology_version) return group.target;
+  std::vector<const core::TopicFilter*> filters;
+  std::vector<std::uint64_t> ids;  // group.members is ordered by id: the agreed order
+  for (const auto& [id, member] : group.members) {
+    filters.push_back(&member->filter);
+    ids.push_back(id);
+  }
+  std::vector<core::TopicPartitionCount> counts;
+  for (const auto& [name, topic] : topics) counts.push_back({name, static_cast<int>(topic.partitions.size())});
   group.target.clear();
-  std::map<std::uint64_t, std::size_t> load;
-  for (const auto& [id, member] : group.members) load[id] = 0;
-  for (const auto& [name, topic] : topics) {
-    for (int partition = 0; partition < static_cast<int>(topic.partitions.size()); ++partition) {
-      // The least-loaded matching member (lowest id on ties): deterministic and even.
-      std::uint64_t chosen = 0;
-      for (const auto& [id, member] : group.members) {
-        if (!member->filter.matches(name)) continue;
-        if (chosen == 0 || load[id] < load[chosen]) chosen = id;
-      }
-      if (chosen == 0) continue;
-      ++load[chosen];
-      group.target.emplace(TopicPartition{name, partition}, chosen);
-    }
+  for (const auto& [partition, index] : core::assign_partitions(filters, counts)) {
+    group.target.emplace(partition, ids[index]);
   }
   group.target_version = topology_version;
   return group.target;
