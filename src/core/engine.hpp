@@ -70,6 +70,8 @@ class Subscription {
   // commit only up to the lowest record not yet finished (core::OffsetFrontier); an
   // engine releases a partition it must give up only after every record it delivered
   // from that partition has been finished, so that no message is handled by two members.
+  // An engine may batch commits: what is acked is committed by a later ack, poll() or
+  // close(), so a consumer that keeps polling sees its commits promptly.
   virtual void ack(const Record& record) = 0;
 
   // Makes a blocked poll() return soon. Thread-safe.

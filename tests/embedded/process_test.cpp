@@ -137,11 +137,23 @@ TEST(ProcessTest, GroupSplitsAcrossProcessesAndTakesOverFromAKilledMember) {
   TempDir dir;
   TempDir outputs;  // not in the data dir: a foreign file there is refused
   auto engine = open_engine(dir.path(), 4);
-  send(*engine, "work", 2000, "a");
+  engine->create_topic("work", TopicOptions{.partitions = 4});
   const std::string out1 = outputs.path() + "/out1";
   const std::string out2 = outputs.path() + "/out2";
   Helper first({"consume", dir.path(), "workers", "work", out1});
   Helper second({"consume", dir.path(), "workers", "work", out2});
+  // Both members must have joined before the work arrives; otherwise the first can
+  // finish all of it before the second is there to share it.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        try {
+          return engine->describe_group("workers").members == 2;
+        } catch (const Error&) {
+          return false;  // the group does not exist until a member registers
+        }
+      },
+      30s));
+  send(*engine, "work", 2000, "a");
   ASSERT_TRUE(wait_until([&] { return lines_of(out1).size() + lines_of(out2).size() >= 2000; }, 60s));
   ASSERT_TRUE(wait_until([&] { return engine->describe_group("workers").total_lag() == 0; }, 30s));
   const auto handled_first = lines_of(out1).size();

@@ -11,6 +11,7 @@
 #include <cerrno>
 
 #include "core/logging.hpp"
+#include "core/partition_assignment.hpp"
 #include "engines/embedded/engine.hpp"
 
 namespace mq::engines::embedded {
@@ -22,6 +23,11 @@ using SteadyClock = std::chrono::steady_clock;
 // brings changes sooner).
 constexpr auto claim_retry_interval = std::chrono::milliseconds(50);
 constexpr auto rebalance_interval = std::chrono::milliseconds(1000);
+// Acked offsets are written at most this often (each write is a file replace, and with
+// fsync always two fsyncs). A crash loses at most this window of commits: those
+// messages are delivered again, which at-least-once allows. A partition being handed
+// over is flushed at once so that the next owner is not kept waiting.
+constexpr auto commit_interval = std::chrono::milliseconds(20);
 
 std::uint32_t data_events() { return IN_MODIFY | IN_CREATE | IN_MOVED_TO; }
 
@@ -46,27 +52,23 @@ EmbeddedSubscription::EmbeddedSubscription(std::shared_ptr<EmbeddedEngine> engin
 EmbeddedSubscription::~EmbeddedSubscription() { close(); }
 
 std::set<EmbeddedSubscription::TopicPartition> EmbeddedSubscription::target_assignment() {
-  const auto members = live_members(paths_);
+  const auto members = live_members(paths_);  // ordered by member id
   std::vector<core::TopicFilter> filters;
   filters.reserve(members.size());
   for (const auto& member : members) filters.emplace_back(member.subscriptions);
-  std::vector<std::size_t> load(members.size(), 0);
-  std::set<TopicPartition> mine;
+  std::vector<const core::TopicFilter*> filter_pointers;
+  for (const auto& filter : filters) filter_pointers.push_back(&filter);
+  // Every topic some member matches, not only ours: the others' loads depend on them,
+  // and every member must reach the same answer from the same members/ and topics/.
+  std::vector<core::TopicPartitionCount> topics;
   for (const auto& topic : list_topic_names(paths_.dir)) {
-    if (!filter_.matches(topic)) continue;  // a partition of it could never be ours
-    const auto settings = read_topic_settings(paths_.dir, topic);
-    if (!settings) continue;
-    for (int partition = 0; partition < settings->partitions; ++partition) {
-      // The least-loaded matching member, lowest id on ties: every member computes the
-      // same answer from the same members/ and topics/ (as the memory engine does).
-      std::size_t chosen = members.size();
-      for (std::size_t m = 0; m < members.size(); ++m) {
-        if (filters[m].matches(topic) && (chosen == members.size() || load[m] < load[chosen])) chosen = m;
-      }
-      if (chosen == members.size()) continue;
-      ++load[chosen];
-      if (members[chosen].id == member_->id()) mine.emplace(topic, partition);
-    }
+    const bool wanted = std::any_of(filters.begin(), filters.end(), [&](const auto& f) { return f.matches(topic); });
+    if (!wanted) continue;
+    if (const auto settings = read_topic_settings(paths_.dir, topic)) topics.push_back({topic, settings->partitions});
+  }
+  std::set<TopicPartition> mine;
+  for (const auto& [partition, index] : core::assign_partitions(filter_pointers, topics)) {
+    if (members[index].id == member_->id()) mine.insert(partition);
   }
   return mine;
 }
@@ -125,6 +127,8 @@ void EmbeddedSubscription::flush() {
   std::vector<TopicPartition> drained;
   {
     std::lock_guard lock(mutex_);
+    commits_pending_ = false;
+    next_flush_ = SteadyClock::now() + commit_interval;
     for (const auto& [partition, owned] : owned_) {
       if (owned.frontier.committed() > owned.committed_on_disk) writes.emplace_back(partition, owned.frontier.committed());
       if (owned.releasing && owned.frontier.outstanding() == 0) drained.push_back(partition);
@@ -203,6 +207,10 @@ bool EmbeddedSubscription::wait_for_events(std::chrono::milliseconds timeout) {
 std::vector<core::Record> EmbeddedSubscription::poll(std::size_t max, std::chrono::milliseconds timeout) {
   const auto deadline = SteadyClock::now() + timeout;
   for (;;) {
+    // Read pending inotify events without waiting: a busy member returns records on
+    // every call and never reaches the wait below, so this is where it learns that a
+    // member joined (and must hand partitions over) before it has drained everything.
+    if (wait_for_events(std::chrono::milliseconds(0))) return {};
     bool due = false;
     {
       std::lock_guard lock(mutex_);
@@ -212,6 +220,13 @@ std::vector<core::Record> EmbeddedSubscription::poll(std::size_t max, std::chron
     if (due) {
       rebalance();
       flush();  // releases what the new target gives away, once drained
+    } else {
+      bool flush_due = false;
+      {
+        std::lock_guard lock(mutex_);
+        flush_due = commits_pending_ && SteadyClock::now() >= next_flush_;
+      }
+      if (flush_due) flush_logging_errors();
     }
     {
       std::lock_guard lock(mutex_);
@@ -221,25 +236,35 @@ std::vector<core::Record> EmbeddedSubscription::poll(std::size_t max, std::chron
     const auto now = SteadyClock::now();
     if (now >= deadline) return {};
     auto until = std::min(deadline, next_rebalance_);
+    {
+      std::lock_guard lock(mutex_);
+      if (commits_pending_) until = std::min(until, next_flush_);
+    }
     const auto wait = std::chrono::ceil<std::chrono::milliseconds>(std::max(until - now, SteadyClock::duration{}));
     if (wait_for_events(wait)) return {};
   }
 }
 
 void EmbeddedSubscription::ack(const core::Record& record) {
-  bool changed = false;
   {
     std::lock_guard lock(mutex_);
     auto it = owned_.find({record.message.topic, record.message.partition});
     if (it == owned_.end()) return;  // released or closed: it will be delivered again
-    changed = it->second.frontier.finished(record.message.offset);
-    changed = changed || (it->second.releasing && it->second.frontier.outstanding() == 0);
+    const bool advanced = it->second.frontier.finished(record.message.offset);
+    const bool drained = it->second.releasing && it->second.frontier.outstanding() == 0;
+    commits_pending_ = commits_pending_ || advanced;
+    // Otherwise the poll loop (or a later ack) writes it within commit_interval.
+    if (!drained && !(commits_pending_ && SteadyClock::now() >= next_flush_)) return;
   }
-  if (!changed) return;
+  flush_logging_errors();
+}
+
+void EmbeddedSubscription::flush_logging_errors() {
   try {
     flush();
   } catch (const std::exception& error) {
-    // The position stays uncommitted in memory; the next ack, poll or close writes it.
+    std::lock_guard lock(mutex_);
+    commits_pending_ = true;  // the next ack, poll or close writes it
     core::log(LogLevel::warning, "embedded: commit for group '{}' failed: {}", paths_.group, error.what());
   }
 }

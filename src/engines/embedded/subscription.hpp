@@ -27,6 +27,7 @@
 
 #include "core/engine.hpp"
 #include "core/offset_frontier.hpp"
+#include "core/partition_assignment.hpp"
 #include "core/topic_pattern.hpp"
 #include "engines/embedded/group_store.hpp"
 #include "engines/embedded/partition_reader.hpp"
@@ -46,7 +47,7 @@ class EmbeddedSubscription final : public core::Subscription {
   void close() override;
 
  private:
-  using TopicPartition = std::pair<std::string, int>;
+  using TopicPartition = core::TopicPartition;
   struct Owned {
     PartitionClaim claim;
     core::OffsetFrontier frontier;
@@ -60,6 +61,9 @@ class EmbeddedSubscription final : public core::Subscription {
   void claim(const TopicPartition& partition);  // requires both locks
   // Writes advanced commit positions and releases drained partitions. Takes both locks.
   void flush();
+  // flush(), logging instead of throwing (an ack or poll must not fail on it: the
+  // position stays in memory and the next flush writes it).
+  void flush_logging_errors();
   std::vector<core::Record> fetch(std::size_t max);  // requires mutex_
   // Sleeps until an event or the timeout; returns true if wakeup() was called.
   bool wait_for_events(std::chrono::milliseconds timeout);
@@ -85,6 +89,10 @@ class EmbeddedSubscription final : public core::Subscription {
   int members_watch_ = -1;
   bool topology_changed_ = true;
   std::chrono::steady_clock::time_point next_rebalance_{};
+  // Acked positions not yet written, and when the next write may happen: commits are
+  // written at most every commit_interval (subscription.cpp), not once per ack.
+  bool commits_pending_ = false;
+  std::chrono::steady_clock::time_point next_flush_{};
   bool closed_ = false;
 };
 
