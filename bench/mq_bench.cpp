@@ -1,18 +1,23 @@
-// mq_bench: throughput of the memory:// engine through the public API, and the
-// consumer runtime's cost per message.
+// mq_bench: throughput of an engine (memory:// or embedded://) through the public API,
+// and the consumer runtime's cost per message.
 //
-//   mq_bench [--messages N] [--repeat R] [--workers 1,2,4]
+//   mq_bench [--engine memory|embedded] [--messages N] [--repeat R] [--workers 1,2,4]
+//
+// embedded:// runs in a fresh directory under $TMPDIR (or /tmp) per pass, removed at the
+// end, with the development defaults (fsync every 100 ms).
 //
 // A plain timed program rather than Google Benchmark: each measurement is one pass
 // over a million messages whose set-up (a filled topic) is as large as the pass itself,
 // which fits Google Benchmark's iteration model poorly. Each figure is the median of R
-// passes; every pass uses a fresh memory://NAME so that earlier passes' data is freed.
+// passes; every pass uses a fresh memory://NAME (or embedded dir) so that earlier
+// passes' data is freed.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -34,10 +39,30 @@ struct Settings {
   std::size_t messages = 1'000'000;
   int repeat = 3;
   std::vector<int> workers = {1, 2, 4};
+  std::string engine = "memory";
 };
 
 int pass_counter = 0;
-std::string fresh_url() { return "memory://bench-" + std::to_string(++pass_counter); }
+
+// Where embedded passes keep their data; removed when the program ends.
+struct ScratchDir {
+  std::filesystem::path path;
+  ScratchDir() {
+    const char* base = std::getenv("TMPDIR");
+    path = std::filesystem::path(base && *base ? base : "/tmp") /
+           ("mq-bench-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
+std::string fresh_url(const Settings& settings, const ScratchDir& scratch) {
+  const auto name = "bench-" + std::to_string(++pass_counter);
+  if (settings.engine == "embedded") return "embedded://" + (scratch.path / name).string();
+  return "memory://" + name;
+}
 
 // Batches of messages built before the clock starts: the figures are mq's cost, not the
 // cost of building std::strings in this program.
@@ -122,6 +147,9 @@ Settings parse(int argc, char** argv) {
       settings.messages = std::stoul(value);
     } else if (flag == "--repeat") {
       settings.repeat = std::max(1, std::stoi(value));
+    } else if (flag == "--engine") {
+      if (value != "memory" && value != "embedded") throw std::invalid_argument("--engine: memory or embedded");
+      settings.engine = value;
     } else if (flag == "--workers") {
       settings.workers.clear();
       std::stringstream list(value);
@@ -139,14 +167,15 @@ Settings parse(int argc, char** argv) {
 int main(int argc, char** argv) try {
   const Settings settings = parse(argc, argv);
   const auto n = settings.messages;
-  std::printf("mq_bench: memory://, %zu messages of %zu bytes, batches of %zu, %d passes each\n", n, value_bytes,
+  const ScratchDir scratch;
+  std::printf("mq_bench: %s://, %zu messages of %zu bytes, batches of %zu, %d passes each\n", settings.engine.c_str(), n, value_bytes,
               batch_size, settings.repeat);
 
   std::vector<double> batch_times, async_times;
   std::vector<std::vector<double>> consume_times(settings.workers.size()), consume_cpu(settings.workers.size());
   for (int pass = 0; pass < settings.repeat; ++pass) {
     {
-      mq::Client client(fresh_url());
+      mq::Client client(fresh_url(settings, scratch));
       auto producer = client.producer();
       batch_times.push_back(produce_batches(producer, n));
       // The same filled topic serves every consumer measurement: one new group each.
@@ -158,7 +187,7 @@ int main(int argc, char** argv) try {
       }
     }
     {
-      mq::Client client(fresh_url());
+      mq::Client client(fresh_url(settings, scratch));
       // send_async never blocks: past max_buffered_bytes it throws. Room for the whole
       // run measures mq's pipeline rather than this program's back-off.
       mq::ProducerOptions options = client.config().producer;
