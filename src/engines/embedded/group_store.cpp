@@ -1,6 +1,7 @@
 #include "engines/embedded/group_store.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -99,6 +100,10 @@ MemberRegistration::MemberRegistration(const GroupPaths& paths, const std::vecto
   std::string contents;
   for (const auto& subscription : subscriptions) contents += subscription + "\n";
   if (const int error = write_all_at(file_.fd(), contents, 0); error != 0) throw_io("write " + temporary, error);
+  struct stat status {};
+  if (::fstat(file_.fd(), &status) != 0) throw_io("stat " + temporary, errno);
+  registered_at_ = TimePoint(std::chrono::duration_cast<Clock::duration>(
+      std::chrono::seconds(status.st_mtim.tv_sec) + std::chrono::nanoseconds(status.st_mtim.tv_nsec)));
   path_ = paths.members() + "/" + id_;
   if (::rename(temporary.c_str(), path_.c_str()) != 0) throw_io("rename " + temporary, errno);
 }

@@ -53,11 +53,16 @@ class MemberRegistration {
   MemberRegistration(const MemberRegistration&) = delete;
   MemberRegistration& operator=(const MemberRegistration&) = delete;
   const std::string& id() const { return id_; }
+  // When the member file was written, by the file system's clock: compare it with other
+  // files' times (topic creation), never with Clock::now(), whose clock the kernel's
+  // coarse file timestamps lag by up to a tick.
+  TimePoint registered_at() const { return registered_at_; }
 
  private:
   std::string path_;
   std::string id_;
   File file_;
+  TimePoint registered_at_{};
 };
 
 // Live members, sorted by id. Files of dead members (lock free) are removed on the way.

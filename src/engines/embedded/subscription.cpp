@@ -36,13 +36,14 @@ std::uint32_t data_events() { return IN_MODIFY | IN_CREATE | IN_MOVED_TO; }
 EmbeddedSubscription::EmbeddedSubscription(std::shared_ptr<EmbeddedEngine> engine,
                                            const core::SubscriptionSpec& spec)
     : engine_(std::move(engine)), paths_{engine_->settings().dir, spec.group}, subscriptions_(spec.topics),
-      filter_(spec.topics), start_(spec.start), joined_at_(Clock::now()),
+      filter_(spec.topics), start_(spec.start),
       durable_commits_(engine_->settings().log.fsync == FsyncPolicy::always) {
   inotify_ = File(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!inotify_.valid()) throw_io("inotify_init1", errno);
   wake_event_ = File(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!wake_event_.valid()) throw_io("eventfd", errno);
   member_ = std::make_unique<MemberRegistration>(paths_, subscriptions_);
+  joined_at_ = member_->registered_at();
   topics_watch_ = ::inotify_add_watch(inotify_.fd(), paths_.dir.topics().c_str(), IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE);
   // Joins show as new files, leaves as deletions or (SIGKILL) as the file being closed.
   members_watch_ = ::inotify_add_watch(inotify_.fd(), paths_.members().c_str(),
@@ -75,9 +76,10 @@ std::set<EmbeddedSubscription::TopicPartition> EmbeddedSubscription::target_assi
 
 bool EmbeddedSubscription::topic_created_after_join(const std::string& topic) const {
   // TOPIC is written once, when the topic is built: its modification time is the
-  // topic's creation time. The file system clock is coarse (a few ms), so a topic made
-  // just before the join may count as newer: it then delivers from its start, which
-  // only adds messages of a topic that was empty a moment ago.
+  // topic's creation time, compared with the member file's (the same coarse file system
+  // clock: comparing with Clock::now() missed topics made within a tick after the join).
+  // A topic made just before the join, within the same tick, counts as newer: it then
+  // delivers from its start, which only adds messages of a topic empty a moment ago.
   struct stat status {};
   if (::stat((paths_.dir.topic(topic) + "/TOPIC").c_str(), &status) != 0) return false;
   const auto created = std::chrono::seconds(status.st_mtim.tv_sec) + std::chrono::nanoseconds(status.st_mtim.tv_nsec);

@@ -75,7 +75,7 @@ class EmbeddedSubscription final : public core::Subscription {
   const std::vector<std::string> subscriptions_;
   const core::TopicFilter filter_;
   const StartPosition start_;
-  const TimePoint joined_at_;
+  TimePoint joined_at_{};  // member file's write time (set once, in the constructor)
   const bool durable_commits_;
 
   std::mutex commit_mutex_;  // offset file writes and releases, in order
