@@ -50,13 +50,18 @@ TEST_P(Lifecycle, C28_SubscribeCloseResubscribe) {
     ++rounds;
     const auto before = all.total();
     auto options = consumer_options(group_name, {name});
-    options.max_in_flight = 50;  // stop soon after the round's share
+    options.max_in_flight = 50;  // at most this many more once the round's share is in
+    const auto target = std::min<std::size_t>(before + count / 5, count);
+    // Past its share a handler waits for the round to end, so that a round handles its
+    // share plus at most what is in flight, however the threads are scheduled.
+    std::atomic<bool> round_over{false};
     auto consumer = client().consumer(options, [&](const Message& m) {
       all.add(m);
+      if (all.total() >= target) wait_until([&] { return round_over.load(); }, 60s);
       return Outcome::ack();
     });
-    const auto target = std::min<std::size_t>(before + count / 5, count);
     ASSERT_TRUE(all.wait_for_total(target, 60s)) << "round " << rounds;
+    round_over = true;
     ASSERT_TRUE(consumer.stop(30s));
   }
   EXPECT_GE(rounds, 5);
