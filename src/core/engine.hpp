@@ -82,6 +82,27 @@ class Subscription {
   virtual void close() = 0;
 };
 
+// Remembers which message ids a consumer group has processed, for idempotent
+// consumption (ConsumerOptions::dedup, C20). Keys are (group, message id). Thread-safe;
+// engines whose store is shared by processes (embedded on disk, Redis) make claims
+// atomic across processes.
+class DedupStore {
+ public:
+  enum class Claim {
+    acquired,  // first time: process it, then complete() or release()
+    done,      // processed within the window: drop it (ack without handling)
+    busy,      // another member holds a live claim: try again later
+  };
+  virtual ~DedupStore() = default;
+  // Claims `id` for `lease` (a member that dies mid-processing loses its claim when the
+  // lease ends, so its redelivered message is processed again, not dropped).
+  virtual Claim claim(const std::string& group, const std::string& id, milliseconds lease) = 0;
+  // The handler succeeded: `id` counts as processed for `window` from now.
+  virtual void complete(const std::string& group, const std::string& id, milliseconds window) = 0;
+  // The handler failed: the claim ends, a retry may claim it again.
+  virtual void release(const std::string& group, const std::string& id) = 0;
+};
+
 // One engine instance, shared by every producer, consumer and admin of a Client.
 // Every method is thread-safe.
 class Engine {
@@ -103,6 +124,10 @@ class Engine {
   virtual std::vector<TopicInfo> list_topics() = 0;  // internal topics included
   virtual std::vector<std::string> list_groups() = 0;
   virtual GroupInfo describe_group(const std::string& group) = 0;
+
+  // The engine's own dedup store (shared by processes), or nullptr: core then uses a
+  // bounded in-process store.
+  virtual std::shared_ptr<DedupStore> dedup_store() { return nullptr; }
 
   // Flushes and releases resources; later calls fail with ErrorCode::closed. Idempotent.
   virtual void close() = 0;

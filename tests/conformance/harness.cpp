@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 namespace mq::conformance {
@@ -46,6 +49,11 @@ bool engine_is_built(const std::string& url) {
 std::vector<std::string> engine_urls() {
   static const std::vector<std::string> cached = [] {
   std::vector<std::string> urls;
+  // A server engine under ctest: the name is fixed at discovery, the URL is read from
+  // the server's dir when a case runs (server_url()).
+  if (const char* engine = std::getenv("MQ_CONFORMANCE_ENGINE"); engine && *engine) {
+    return std::vector<std::string>{std::string(engine) + ":"};
+  }
   if (const char* list = std::getenv("MQ_CONFORMANCE_URLS"); list && *list) {
     std::stringstream stream(list);
     for (std::string url; std::getline(stream, url, ',');) {
@@ -118,9 +126,57 @@ std::map<std::string, int> Collector::counts() const {
 
 void ConformanceTest::SetUp() { client_ = new_client(); }
 
+std::string ConformanceTest::url() const {
+  const std::string& param = GetParam();
+  if (param.back() != ':') return param;
+  return server_url();
+}
+
+std::string server_url() {
+  const char* dir = std::getenv("MQ_CONFORMANCE_SERVER_DIR");
+  if (!dir || !*dir) throw std::runtime_error("MQ_CONFORMANCE_ENGINE needs MQ_CONFORMANCE_SERVER_DIR");
+  return read_server_url(dir);
+}
+
+std::string read_server_url(const std::string& dir) {
+  std::ifstream file(dir + "/url");
+  std::string url;
+  if (!std::getline(file, url) || url.empty()) throw std::runtime_error("no server url in " + dir + "/url");
+  return url;
+}
+
+ServerControl::ServerControl(std::string script, std::string dir) : script_(std::move(script)), dir_(std::move(dir)) {}
+
+ServerControl::~ServerControl() {
+  if (!owned_) return;
+  run("stop");
+  std::error_code ignored;  // best effort: a leftover temp dir is not a test failure
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+std::unique_ptr<ServerControl> ServerControl::start_private() {
+  const char* script = std::getenv("MQ_CONFORMANCE_SERVER_SCRIPT");
+  if (!script || !*script) return nullptr;
+  std::string pattern = ::testing::TempDir() + "mq-server-XXXXXX";
+  if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  auto control = std::unique_ptr<ServerControl>(new ServerControl(script, pattern));
+  control->owned_ = true;
+  if (!control->run("start")) throw std::runtime_error(std::string("could not start a server with ") + script);
+  return control;
+}
+
+bool ServerControl::run(const std::string& verb) {
+  const std::string command = "'" + script_ + "' " + verb + " '" + dir_ + "' >/dev/null";
+  return std::system(command.c_str()) == 0;
+}
+
+bool ServerControl::stop() { return run("stop"); }
+bool ServerControl::start() { return run("start"); }
+std::string ServerControl::url() const { return read_server_url(dir_); }
+
 Config ConformanceTest::test_config() const {
   auto config = Config::defaults("development");
-  config.url = GetParam();
+  config.url = url();
   config.producer.linger = 1ms;
   config.consumer.retry.initial_backoff = 50ms;
   config.consumer.retry.max_backoff = 500ms;
@@ -169,3 +225,13 @@ std::vector<Receipt> send_numbered(Producer& producer, const std::string& topic,
 }
 
 }  // namespace mq::conformance
+
+// The suite's own main: `--mq-engine=NAME` selects a server engine (see engine_urls()).
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view argument = argv[i];
+    if (argument.starts_with("--mq-engine=")) ::setenv("MQ_CONFORMANCE_ENGINE", argv[i] + 12, 1);
+  }
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

@@ -23,6 +23,33 @@ using namespace std::chrono_literals;
 // The URLs under test: MQ_CONFORMANCE_URLS (comma-separated) if set, else memory:// and
 // embedded://<temporary dir> when this build has that engine.
 std::vector<std::string> engine_urls();
+// Under ctest, a server engine's cases run with MQ_CONFORMANCE_ENGINE=<name> (the
+// parameter is then "<name>:") and MQ_CONFORMANCE_SERVER_DIR, where the server's
+// script (scripts/servers/<name>.sh) wrote the URL of the server it started.
+std::string server_url();
+std::string read_server_url(const std::string& dir);
+
+// A server of the engine under test that one case owns (C25 restarts it), started by
+// MQ_CONFORMANCE_SERVER_SCRIPT in a temporary dir and stopped when this is destroyed.
+// The script's contract: `start DIR` starts a server (again on the same port and data
+// if DIR already has them) and writes DIR/url; `stop DIR` stops it by its PID.
+class ServerControl {
+ public:
+  // nullptr when the engine under test has no server script.
+  static std::unique_ptr<ServerControl> start_private();
+  ~ServerControl();
+  bool stop();
+  bool start();
+  std::string url() const;
+
+ private:
+  ServerControl(std::string script, std::string dir);
+  bool run(const std::string& verb);
+  std::string script_;
+  std::string dir_;
+  bool owned_ = false;
+};
+
 // "memory", "embedded", ... for test names.
 std::string engine_name(const ::testing::TestParamInfo<std::string>& info);
 
@@ -57,6 +84,8 @@ class ConformanceTest : public ::testing::TestWithParam<std::string> {
 
   // Defaults tuned for tests: small linger, fast retries. Cases change what they need.
   Config test_config() const;
+  // The engine under test's URL.
+  std::string url() const;
   Client& client() { return *client_; }
   std::unique_ptr<Client> new_client() const;
   const Capabilities& capabilities() const { return client_->capabilities(); }

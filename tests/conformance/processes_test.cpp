@@ -69,7 +69,7 @@ TEST_P(Processes, C08_GroupSharedAcrossProcesses) {
   client().admin().create_topic(name, TopicOptions{.partitions = 4});
   const auto group_name = group("shared");
   const auto log = ::testing::TempDir() + unique("peer-log");
-  Peer peer({"consume", GetParam(), group_name, name, log});
+  Peer peer({"consume", url(), group_name, name, log});
   ASSERT_TRUE(peer.started());
   ASSERT_TRUE(wait_until([&] { return file_contains(log, "#joined"); }, 30s));
   Collector local;
@@ -103,7 +103,7 @@ TEST_P(Processes, C12_KilledConsumerLosesNothingAndRepeatsNoAck) {
   send_numbered(producer, name, 100);
   const auto group_name = group("killed");
   const auto log = ::testing::TempDir() + unique("peer-log");
-  Peer peer({"consume", GetParam(), group_name, name, log, "50"});
+  Peer peer({"consume", url(), group_name, name, log, "50"});
   ASSERT_TRUE(peer.started());
   // Messages 0..49 were handled and acked; the handler of 50 never returns.
   ASSERT_TRUE(wait_until([&] { return file_contains(log, "50"); }, 60s));
