@@ -50,9 +50,9 @@ TEST_P(Faults, C25_ServerRestartsMidStream) {
     }
   });
   ASSERT_TRUE(wait_until([&] { return collector.total() >= 50; }, 30s)) << "nothing consumed before the restart";
-  ASSERT_TRUE(server_->stop());
+  ASSERT_TRUE(server_->down());
   std::this_thread::sleep_for(1s);  // the outage itself: the server is down this long
-  ASSERT_TRUE(server_->start());
+  ASSERT_TRUE(server_->up());
   const auto consumed_at_restart = collector.total();
   EXPECT_TRUE(wait_until([&] { return collector.total() > consumed_at_restart; }, 10s))
       << "the consumer did not resume within 10 s of the restart";

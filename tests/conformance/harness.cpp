@@ -170,8 +170,8 @@ bool ServerControl::run(const std::string& verb) {
   return std::system(command.c_str()) == 0;
 }
 
-bool ServerControl::stop() { return run("stop"); }
-bool ServerControl::start() { return run("start"); }
+bool ServerControl::down() { return run("down"); }
+bool ServerControl::up() { return run("up"); }
 std::string ServerControl::url() const { return read_server_url(dir_); }
 
 Config ConformanceTest::test_config() const {

@@ -31,15 +31,16 @@ std::string read_server_url(const std::string& dir);
 
 // A server of the engine under test that one case owns (C25 restarts it), started by
 // MQ_CONFORMANCE_SERVER_SCRIPT in a temporary dir and stopped when this is destroyed.
-// The script's contract: `start DIR` starts a server (again on the same port and data
-// if DIR already has them) and writes DIR/url; `stop DIR` stops it by its PID.
+// The script's contract: `start DIR` starts a server and writes DIR/url; `stop DIR`
+// stops it by its PID; `down DIR` makes it stop serving and `up DIR` serve again on the
+// same address with the same data (for a real server: stop, then start again).
 class ServerControl {
  public:
   // nullptr when the engine under test has no server script.
   static std::unique_ptr<ServerControl> start_private();
   ~ServerControl();
-  bool stop();
-  bool start();
+  bool down();
+  bool up();
   std::string url() const;
 
  private:
