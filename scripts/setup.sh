@@ -8,6 +8,8 @@ packages=(
   g++ cmake ninja-build ccache pkg-config git
   # libraries (all found with find_package / pkg-config; nothing is downloaded at build time)
   libfmt-dev nlohmann-json3-dev libcli11-dev
+  # the Kafka engine (optional: left out of the build without it) and its interop test
+  librdkafka-dev kcat
   # tests and benchmarks
   libgtest-dev libgmock-dev
 )

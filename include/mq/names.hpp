@@ -12,6 +12,8 @@ namespace mq::names {
 
 // Reserved header names (all lower case; header names are compared case-sensitively).
 inline constexpr std::string_view header_prefix = "mq-";
+// The message id, for engines that have no field of their own for it (Kafka).
+inline constexpr std::string_view message_id_header = "mq-id";
 inline constexpr std::string_view attempt_header = "mq-attempt";            // 1 on first delivery
 inline constexpr std::string_view original_topic_header = "mq-original-topic";
 inline constexpr std::string_view original_partition_header = "mq-original-partition";

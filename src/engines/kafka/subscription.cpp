@@ -1,0 +1,292 @@
+#include "engines/kafka/subscription.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "core/logging.hpp"
+#include "mq/names.hpp"
+
+namespace mq::engines::kafka {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+// Acked offsets are committed at most this often (asynchronously); a crash loses at
+// most this window of commits, whose messages are then delivered again.
+constexpr auto commit_interval = std::chrono::milliseconds(20);
+// How long a revocation waits for the handlers of records already handed out. Past it
+// the partition is released anyway (logged): their acks are then ignored and the
+// records delivered again to the next owner.
+constexpr auto revoke_wait = std::chrono::seconds(20);
+constexpr int metadata_timeout_ms = 5000;
+
+struct ListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* list) const { rd_kafka_topic_partition_list_destroy(list); }
+};
+using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, ListDeleter>;
+
+}  // namespace
+
+KafkaSubscription::KafkaSubscription(std::shared_ptr<KafkaEngine> engine, const core::SubscriptionSpec& spec)
+    : engine_(std::move(engine)), group_(spec.group), filter_(spec.topics), start_(spec.start) {
+  consumer_ = make_handle(RD_KAFKA_CONSUMER, consumer_properties(engine_->settings(), group_, start_),
+                          [this](rd_kafka_conf_t* conf) {
+                            rd_kafka_conf_set_opaque(conf, this);
+                            rd_kafka_conf_set_rebalance_cb(conf, rebalance_callback);
+                            rd_kafka_conf_set_offset_commit_cb(conf, commit_callback);
+                          },
+                          engine_->settings().redacted_url);
+  rd_kafka_poll_set_consumer(consumer_.get());
+  queue_ = rd_kafka_queue_get_consumer(consumer_.get());
+  cooperative_ = std::strcmp(rd_kafka_rebalance_protocol(consumer_.get()), "COOPERATIVE") == 0;
+  PartitionList topics(rd_kafka_topic_partition_list_new(static_cast<int>(spec.topics.size())));
+  for (const auto& entry : spec.topics) {
+    // A plain "mq..." name is subscribed as such; a pattern never reaches mq.* topics.
+    rd_kafka_topic_partition_list_add(topics.get(), subscription_regex(entry).c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  if (const auto error = rd_kafka_subscribe(consumer_.get(), topics.get()); error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_queue_destroy(queue_);
+    throw error_for(error, fmt::format("subscribe group '{}'", group_));
+  }
+  engine_->member_joined(group_, 1);
+}
+
+KafkaSubscription::~KafkaSubscription() { close(); }
+
+void KafkaSubscription::rebalance_callback(rd_kafka_t*, rd_kafka_resp_err_t error,
+                                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  auto* self = static_cast<KafkaSubscription*>(opaque);
+  if (error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    self->assign(partitions);
+  } else {
+    self->revoke(partitions);  // also on errors: give up what we hold, cleanly
+  }
+}
+
+void KafkaSubscription::commit_callback(rd_kafka_t*, rd_kafka_resp_err_t error,
+                                        rd_kafka_topic_partition_list_t* offsets, void* opaque) {
+  if (error == RD_KAFKA_RESP_ERR_NO_ERROR || error == RD_KAFKA_RESP_ERR__NO_OFFSET || offsets == nullptr) return;
+  // A failed commit (broker down, rebalance) is sent again by the next commit.
+  auto* self = static_cast<KafkaSubscription*>(opaque);
+  std::lock_guard lock(self->mutex_);
+  for (int i = 0; i < offsets->cnt; ++i) {
+    const auto& entry = offsets->elems[i];
+    auto it = self->owned_.find({entry.topic, entry.partition});
+    if (it != self->owned_.end() && it->second.commit_sent <= entry.offset) it->second.commit_sent = -1;
+  }
+  self->commits_pending_ = true;
+  core::log(LogLevel::info, "kafka: commit for group '{}' failed, will retry: {}", self->group_, rd_kafka_err2str(error));
+}
+
+void KafkaSubscription::pin_latest(rd_kafka_topic_partition_list_t* partitions) {
+  if (rd_kafka_committed(consumer_.get(), partitions, metadata_timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  PartitionList pins(rd_kafka_topic_partition_list_new(partitions->cnt));
+  for (int i = 0; i < partitions->cnt; ++i) {
+    auto& entry = partitions->elems[i];
+    if (entry.offset >= 0) continue;
+    std::int64_t low = 0, high = 0;
+    if (rd_kafka_query_watermark_offsets(consumer_.get(), entry.topic, entry.partition, &low, &high,
+                                         metadata_timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      entry.offset = RD_KAFKA_OFFSET_INVALID;  // librdkafka resolves "latest" itself
+      continue;
+    }
+    entry.offset = high;
+    rd_kafka_topic_partition_list_add(pins.get(), entry.topic, entry.partition)->offset = high;
+  }
+  if (pins->cnt > 0) rd_kafka_commit(consumer_.get(), pins.get(), 0);
+}
+
+void KafkaSubscription::assign(rd_kafka_topic_partition_list_t* partitions) {
+  if (start_ == StartPosition::latest) pin_latest(partitions);
+  {
+    std::lock_guard lock(mutex_);
+    for (int i = 0; i < partitions->cnt; ++i) {
+      owned_[{partitions->elems[i].topic, partitions->elems[i].partition}] = Owned{};
+    }
+  }
+  if (cooperative_) {
+    if (auto* error = rd_kafka_incremental_assign(consumer_.get(), partitions)) rd_kafka_error_destroy(error);
+  } else {
+    rd_kafka_assign(consumer_.get(), partitions);
+  }
+}
+
+void KafkaSubscription::revoke(rd_kafka_topic_partition_list_t* partitions) {
+  {
+    std::unique_lock lock(mutex_);
+    for (int i = 0; i < partitions->cnt; ++i) {
+      auto it = owned_.find({partitions->elems[i].topic, partitions->elems[i].partition});
+      if (it != owned_.end()) it->second.revoked = true;
+    }
+    // close() does not wait: what was not acked is delivered again (the contract).
+    const auto drained = [&] {
+      for (const auto& [partition, owned] : owned_) {
+        if (owned.revoked && owned.frontier && owned.frontier->outstanding() > 0) return false;
+      }
+      return true;
+    };
+    if (!closing_ && !acked_.wait_for(lock, revoke_wait, drained)) {
+      core::log(LogLevel::warning, "kafka: group '{}' gives up partitions with unfinished records after {} s; "
+                "they will be delivered again", group_, revoke_wait.count());
+    }
+  }
+  commit(true, partitions);
+  {
+    std::lock_guard lock(mutex_);
+    for (int i = 0; i < partitions->cnt; ++i) owned_.erase({partitions->elems[i].topic, partitions->elems[i].partition});
+  }
+  if (cooperative_) {
+    if (auto* error = rd_kafka_incremental_unassign(consumer_.get(), partitions)) rd_kafka_error_destroy(error);
+  } else {
+    rd_kafka_assign(consumer_.get(), nullptr);
+  }
+}
+
+void KafkaSubscription::commit(bool synchronous, const rd_kafka_topic_partition_list_t* only) {
+  PartitionList offsets(rd_kafka_topic_partition_list_new(4));
+  {
+    std::lock_guard lock(mutex_);
+    commits_pending_ = false;
+    next_commit_ = SteadyClock::now() + commit_interval;
+    for (auto& [partition, owned] : owned_) {
+      if (!owned.frontier || owned.frontier->committed() <= owned.commit_sent) continue;
+      if (only && !rd_kafka_topic_partition_list_find(only, partition.first.c_str(), partition.second)) continue;
+      owned.commit_sent = owned.frontier->committed();
+      rd_kafka_topic_partition_list_add(offsets.get(), partition.first.c_str(), partition.second)->offset =
+          owned.commit_sent;
+    }
+  }
+  if (offsets->cnt == 0) return;
+  const auto error = rd_kafka_commit(consumer_.get(), offsets.get(), synchronous ? 0 : 1);
+  if (synchronous && error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // The records are delivered again to the next owner: at-least-once still holds.
+    core::log(LogLevel::warning, "kafka: commit for group '{}' failed: {}", group_, rd_kafka_err2str(error));
+  }
+}
+
+std::optional<core::Record> KafkaSubscription::take(const rd_kafka_message_t* message) {
+  const char* topic = rd_kafka_topic_name(message->rkt);
+  auto it = owned_.find({topic, message->partition});
+  if (it == owned_.end() || it->second.revoked) return std::nullopt;  // being given up
+  auto& owned = it->second;
+  if (!owned.frontier) owned.frontier.emplace(message->offset);
+  if (message->offset < owned.frontier->next()) return std::nullopt;  // already handed out
+  owned.frontier->delivered(message->offset);
+  if (!filter_.matches(topic)) {
+    // Only possible for unusual patterns the regular expression over-approximates
+    // (subscription_regex): skipped, and committed past.
+    commits_pending_ = owned.frontier->finished(message->offset) || commits_pending_;
+    return std::nullopt;
+  }
+  core::Record record;
+  Message& out = record.message;
+  out.topic = topic;
+  out.partition = message->partition;
+  out.offset = message->offset;
+  if (message->key) out.key.emplace(static_cast<const char*>(message->key), message->key_len);
+  if (message->payload) out.value.assign(static_cast<const char*>(message->payload), message->len);
+  rd_kafka_timestamp_type_t type;
+  if (const auto millis = rd_kafka_message_timestamp(message, &type); millis >= 0) {
+    out.timestamp = TimePoint(std::chrono::milliseconds(millis));
+  }
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    std::size_t size = 0;
+    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      std::string text = value ? std::string(static_cast<const char*>(value), size) : std::string();
+      if (names::message_id_header == name) {
+        out.id = std::move(text);
+      } else {
+        out.headers.add(name, std::move(text));
+      }
+    }
+  }
+  // Messages from other producers (kcat, Java clients) have no mq id: their position is one.
+  if (out.id.empty()) out.id = fmt::format("kafka-{}-{}-{}", out.topic, out.partition, out.offset);
+  return record;
+}
+
+std::vector<core::Record> KafkaSubscription::poll(std::size_t max, std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) throw Error(ErrorCode::closed, fmt::format("subscription of group '{}' is closed", group_));
+  }
+  bool commit_due = false;
+  {
+    std::lock_guard lock(mutex_);
+    commit_due = commits_pending_ && SteadyClock::now() >= next_commit_;
+  }
+  if (commit_due) commit(false);
+  std::vector<core::Record> records;
+  const auto deadline = SteadyClock::now() + timeout;
+  while (records.size() < max) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    // Wait only while nothing was taken; then drain what librdkafka already holds.
+    const int wait = records.empty() ? static_cast<int>(std::max<std::int64_t>(left.count(), 0)) : 0;
+    rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_.get(), wait);
+    if (message == nullptr) {
+      if (!records.empty() || wait == 0 || woken_.exchange(false)) break;
+      continue;
+    }
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      // Unknown topics (not created yet), broker outages: librdkafka retries by itself.
+      if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        core::log(LogLevel::debug, "kafka: group '{}': {}", group_, rd_kafka_message_errstr(message));
+      }
+    } else {
+      std::lock_guard lock(mutex_);
+      if (auto record = take(message)) records.push_back(std::move(*record));
+    }
+    rd_kafka_message_destroy(message);
+  }
+  return records;
+}
+
+void KafkaSubscription::ack(const core::Record& record) {
+  bool commit_now = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = owned_.find({record.message.topic, record.message.partition});
+    if (it == owned_.end() || !it->second.frontier) return;  // released: it will be delivered again
+    const bool advanced = it->second.frontier->finished(record.message.offset);
+    commits_pending_ = commits_pending_ || advanced;
+    if (it->second.revoked && it->second.frontier->outstanding() == 0) acked_.notify_all();
+    commit_now = commits_pending_ && SteadyClock::now() >= next_commit_ && !closed_;
+  }
+  // rd_kafka_commit is thread-safe; asynchronous, so an ack never waits for the broker.
+  if (commit_now) commit(false);
+}
+
+void KafkaSubscription::wakeup() {
+  woken_ = true;
+  if (queue_) rd_kafka_queue_yield(queue_);
+}
+
+void KafkaSubscription::close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_ || closing_) return;
+    closing_ = true;
+  }
+  commit(true);
+  // Leaves the group: the revoke callback runs here, commits again and does not wait.
+  if (const auto error = rd_kafka_consumer_close(consumer_.get()); error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    core::log(LogLevel::warning, "kafka: closing a member of group '{}': {}", group_, rd_kafka_err2str(error));
+  }
+  rd_kafka_queue_destroy(queue_);
+  queue_ = nullptr;
+  consumer_.reset();
+  engine_->member_joined(group_, -1);
+  std::lock_guard lock(mutex_);
+  owned_.clear();
+  closed_ = true;
+}
+
+std::unique_ptr<core::Subscription> KafkaEngine::subscribe(const core::SubscriptionSpec& spec) {
+  check_open();
+  return std::make_unique<KafkaSubscription>(shared_from_this(), spec);
+}
+
+}  // namespace mq::engines::kafka

@@ -1,0 +1,83 @@
+// A member of a Kafka consumer group (librdkafka's high-level consumer).
+//
+// Kafka assigns the partitions; this class decides when offsets are committed and when
+// a partition may be given up:
+// - An offset is committed only up to the lowest record not yet acked, per partition
+//   (core::OffsetFrontier), never by librdkafka's auto-commit.
+// - When the group takes partitions away (the rebalance callback, run inside
+//   rd_kafka_consumer_poll on the poll() thread), no further record of them is handed
+//   out, the callback waits (bounded) until every record delivered from them has been
+//   acked, commits, and only then lets librdkafka release them. So a record acked here
+//   is never handled by the next owner, and none is handled by two members at once.
+//
+// Thread-safety: poll() from one thread at a time (the rebalance callback runs there);
+// ack() and wakeup() from any thread. mutex_ guards owned_ and the commit bookkeeping.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/offset_frontier.hpp"
+#include "core/topic_pattern.hpp"
+#include "engines/kafka/engine.hpp"
+
+namespace mq::engines::kafka {
+
+class KafkaSubscription final : public core::Subscription {
+ public:
+  KafkaSubscription(std::shared_ptr<KafkaEngine> engine, const core::SubscriptionSpec& spec);
+  ~KafkaSubscription() override;
+
+  std::vector<core::Record> poll(std::size_t max, std::chrono::milliseconds timeout) override;
+  void ack(const core::Record& record) override;
+  void wakeup() override;
+  void close() override;
+
+ private:
+  using TopicPartition = std::pair<std::string, int>;
+  struct Owned {
+    std::optional<core::OffsetFrontier> frontier;  // from the first record delivered
+    std::int64_t commit_sent = -1;                 // last offset handed to rd_kafka_commit
+    bool revoked = false;                          // being given up: hand out nothing more
+  };
+
+  static void rebalance_callback(rd_kafka_t* handle, rd_kafka_resp_err_t error,
+                                 rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  static void commit_callback(rd_kafka_t* handle, rd_kafka_resp_err_t error,
+                              rd_kafka_topic_partition_list_t* offsets, void* opaque);
+  void assign(rd_kafka_topic_partition_list_t* partitions);
+  void revoke(rd_kafka_topic_partition_list_t* partitions);
+  // Latest start: a partition with no committed offset gets the end committed at once,
+  // so that a later owner starts there too and not at a newer "latest".
+  void pin_latest(rd_kafka_topic_partition_list_t* partitions);
+  // Commits every advanced frontier (of `only`, when given). Takes mutex_.
+  void commit(bool synchronous, const rd_kafka_topic_partition_list_t* only = nullptr);
+  // Turns one fetched message into a record, or nullopt when it is not to be handed out.
+  std::optional<core::Record> take(const rd_kafka_message_t* message);  // requires mutex_
+
+  const std::shared_ptr<KafkaEngine> engine_;
+  const std::string group_;
+  const core::TopicFilter filter_;
+  const StartPosition start_;
+  Handle consumer_;
+  rd_kafka_queue_t* queue_ = nullptr;  // the consumer queue, for wakeup()
+  bool cooperative_ = false;
+
+  std::mutex mutex_;
+  std::condition_variable acked_;  // a revoked partition's outstanding count fell
+  std::map<TopicPartition, Owned> owned_;
+  bool commits_pending_ = false;
+  std::chrono::steady_clock::time_point next_commit_{};
+  std::atomic<bool> woken_{false};
+  bool closing_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace mq::engines::kafka
