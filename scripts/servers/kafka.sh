@@ -67,7 +67,9 @@ case "$verb" in
     done
     bootstrap=$(head -n 1 "$dir/out")
     [ -n "$bootstrap" ] || { echo "kafka.sh: no bootstrap address from mq_kafka_mock" >&2; exit 1; }
-    echo "kafka://$bootstrap" > "$dir/url"
+    # The mock waits session.timeout.ms - 1 s for members to rejoin at every rebalance
+    # (librdkafka's default, 45 s, would stall every join); real brokers need >= 6 s.
+    echo "kafka://$bootstrap?session.timeout.ms=3000&heartbeat.interval.ms=500" > "$dir/url"
     ;;
   stop)
     if running; then

@@ -104,6 +104,8 @@ class KafkaEngine final : public core::Engine, public std::enable_shared_from_th
 
   const EngineSettings& settings() const { return settings_; }
   void check_open() const;
+  // Partitions by topic, from a metadata request (throws connection on failure).
+  std::map<std::string, int> topics() { return cluster_topics(admin_.get(), settings_.connect_timeout); }
   // Live members of `group` in this process (subscription.cpp registers them).
   void member_joined(const std::string& group, int delta);
 

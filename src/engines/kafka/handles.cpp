@@ -20,7 +20,11 @@ bool is_secret(std::string_view name) {
 
 // syslog levels (librdkafka) to mq's. librdkafka never logs property values.
 void log_line(const rd_kafka_t*, int level, const char* facility, const char* text) {
-  const LogLevel mapped = level <= 3 ? LogLevel::error : level == 4 ? LogLevel::warning
+  // CONFWARN: one property list serves every handle, so a producer is told of consumer
+  // properties (session.timeout.ms, ...) that do not apply to it: expected, not a warning.
+  const bool expected = std::strcmp(facility, "CONFWARN") == 0;
+  const LogLevel mapped = expected ? LogLevel::debug
+                          : level <= 3 ? LogLevel::error : level == 4 ? LogLevel::warning
                           : level <= 6 ? LogLevel::info : LogLevel::debug;
   core::log(mapped, "kafka: {}: {}", facility, text);
 }

@@ -29,6 +29,9 @@ using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, ListDelet
 
 KafkaSubscription::KafkaSubscription(std::shared_ptr<KafkaEngine> engine, const core::SubscriptionSpec& spec)
     : engine_(std::move(engine)), group_(spec.group), filter_(spec.topics), start_(spec.start) {
+  if (start_ == StartPosition::latest) {
+    for (const auto& [name, partitions] : engine_->topics()) topics_at_join_.insert(name);
+  }
   consumer_ = make_handle(RD_KAFKA_CONSUMER, consumer_properties(engine_->settings(), group_, start_),
                           [this](rd_kafka_conf_t* conf) {
                             rd_kafka_conf_set_opaque(conf, this);
@@ -90,8 +93,8 @@ void KafkaSubscription::pin_latest(rd_kafka_topic_partition_list_t* partitions) 
       entry.offset = RD_KAFKA_OFFSET_INVALID;  // librdkafka resolves "latest" itself
       continue;
     }
-    entry.offset = high;
-    rd_kafka_topic_partition_list_add(pins.get(), entry.topic, entry.partition)->offset = high;
+    entry.offset = topics_at_join_.count(entry.topic) ? high : low;
+    rd_kafka_topic_partition_list_add(pins.get(), entry.topic, entry.partition)->offset = entry.offset;
   }
   if (pins->cnt > 0) rd_kafka_commit(consumer_.get(), pins.get(), 0);
 }

@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,7 +56,9 @@ class KafkaSubscription final : public core::Subscription {
   void assign(rd_kafka_topic_partition_list_t* partitions);
   void revoke(rd_kafka_topic_partition_list_t* partitions);
   // Latest start: a partition with no committed offset gets the end committed at once,
-  // so that a later owner starts there too and not at a newer "latest".
+  // so that a later owner starts there too and not at a newer "latest". A topic that
+  // did not exist when this member subscribed starts at its beginning instead: it holds
+  // only messages newer than the subscription (as in the memory and embedded engines).
   void pin_latest(rd_kafka_topic_partition_list_t* partitions);
   // Commits every advanced frontier (of `only`, when given). Takes mutex_.
   void commit(bool synchronous, const rd_kafka_topic_partition_list_t* only = nullptr);
@@ -66,6 +69,7 @@ class KafkaSubscription final : public core::Subscription {
   const std::string group_;
   const core::TopicFilter filter_;
   const StartPosition start_;
+  std::set<std::string> topics_at_join_;  // for pin_latest
   Handle consumer_;
   rd_kafka_queue_t* queue_ = nullptr;  // the consumer queue, for wakeup()
   bool cooperative_ = false;
