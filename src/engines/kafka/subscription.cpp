@@ -17,7 +17,7 @@ constexpr auto commit_interval = std::chrono::milliseconds(20);
 // How long a revocation waits for the handlers of records already handed out. Past it
 // the partition is released anyway (logged): their acks are then ignored and the
 // records delivered again to the next owner.
-constexpr auto revoke_wait = std::chrono::seconds(20);
+constexpr auto revoke_wait = std::chrono::seconds(10);
 constexpr int metadata_timeout_ms = 5000;
 
 struct ListDeleter {
@@ -114,32 +114,48 @@ void KafkaSubscription::assign(rd_kafka_topic_partition_list_t* partitions) {
   }
 }
 
+bool KafkaSubscription::drained(const rd_kafka_topic_partition_list_t* partitions) const {
+  for (int i = 0; i < partitions->cnt; ++i) {
+    auto it = owned_.find({partitions->elems[i].topic, partitions->elems[i].partition});
+    if (it != owned_.end() && it->second.frontier && it->second.frontier->outstanding() > 0) return false;
+  }
+  return true;
+}
+
 void KafkaSubscription::revoke(rd_kafka_topic_partition_list_t* partitions) {
+  if (pending_revoke_) finish_revoke(true);  // a new revocation supersedes an unfinished one
   {
-    std::unique_lock lock(mutex_);
+    std::lock_guard lock(mutex_);
     for (int i = 0; i < partitions->cnt; ++i) {
       auto it = owned_.find({partitions->elems[i].topic, partitions->elems[i].partition});
       if (it != owned_.end()) it->second.revoked = true;
     }
-    // close() does not wait: what was not acked is delivered again (the contract).
-    const auto drained = [&] {
-      for (const auto& [partition, owned] : owned_) {
-        if (owned.revoked && owned.frontier && owned.frontier->outstanding() > 0) return false;
-      }
-      return true;
-    };
-    if (!closing_ && !acked_.wait_for(lock, revoke_wait, drained)) {
+  }
+  pending_revoke_ = rd_kafka_topic_partition_list_copy(partitions);
+  revoke_deadline_ = SteadyClock::now() + revoke_wait;
+  // close() does not wait: what was not acked is delivered again (the contract).
+  finish_revoke(closing_);
+}
+
+void KafkaSubscription::finish_revoke(bool force) {
+  if (!pending_revoke_) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (!force && !drained(pending_revoke_)) {
+      if (SteadyClock::now() < revoke_deadline_) return;
       core::log(LogLevel::warning, "kafka: group '{}' gives up partitions with unfinished records after {} s; "
                 "they will be delivered again", group_, revoke_wait.count());
     }
   }
-  commit(true, partitions);
+  PartitionList partitions(pending_revoke_);
+  pending_revoke_ = nullptr;
+  commit(true, partitions.get());
   {
     std::lock_guard lock(mutex_);
     for (int i = 0; i < partitions->cnt; ++i) owned_.erase({partitions->elems[i].topic, partitions->elems[i].partition});
   }
   if (cooperative_) {
-    if (auto* error = rd_kafka_incremental_unassign(consumer_.get(), partitions)) rd_kafka_error_destroy(error);
+    if (auto* error = rd_kafka_incremental_unassign(consumer_.get(), partitions.get())) rd_kafka_error_destroy(error);
   } else {
     rd_kafka_assign(consumer_.get(), nullptr);
   }
@@ -222,14 +238,18 @@ std::vector<core::Record> KafkaSubscription::poll(std::size_t max, std::chrono::
     commit_due = commits_pending_ && SteadyClock::now() >= next_commit_;
   }
   if (commit_due) commit(false);
+  finish_revoke(false);
   std::vector<core::Record> records;
   const auto deadline = SteadyClock::now() + timeout;
   while (records.size() < max) {
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
     // Wait only while nothing was taken; then drain what librdkafka already holds.
-    const int wait = records.empty() ? static_cast<int>(std::max<std::int64_t>(left.count(), 0)) : 0;
+    int wait = records.empty() ? static_cast<int>(std::max<std::int64_t>(left.count(), 0)) : 0;
+    if (pending_revoke_) wait = std::min(wait, 10);  // look at the acks again soon
     rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_.get(), wait);
+    if (pending_revoke_) finish_revoke(false);
     if (message == nullptr) {
+      if (pending_revoke_ && records.empty() && SteadyClock::now() < deadline && !woken_.load()) continue;
       if (!records.empty() || wait == 0 || woken_.exchange(false)) break;
       continue;
     }
@@ -255,7 +275,6 @@ void KafkaSubscription::ack(const core::Record& record) {
     if (it == owned_.end() || !it->second.frontier) return;  // released: it will be delivered again
     const bool advanced = it->second.frontier->finished(record.message.offset);
     commits_pending_ = commits_pending_ || advanced;
-    if (it->second.revoked && it->second.frontier->outstanding() == 0) acked_.notify_all();
     commit_now = commits_pending_ && SteadyClock::now() >= next_commit_ && !closed_;
   }
   // rd_kafka_commit is thread-safe; asynchronous, so an ack never waits for the broker.
@@ -274,6 +293,7 @@ void KafkaSubscription::close() {
     closing_ = true;
   }
   commit(true);
+  finish_revoke(true);
   // Leaves the group: the revoke callback runs here, commits again and does not wait.
   if (const auto error = rd_kafka_consumer_close(consumer_.get()); error != RD_KAFKA_RESP_ERR_NO_ERROR) {
     core::log(LogLevel::warning, "kafka: closing a member of group '{}': {}", group_, rd_kafka_err2str(error));

@@ -6,9 +6,15 @@
 //   (core::OffsetFrontier), never by librdkafka's auto-commit.
 // - When the group takes partitions away (the rebalance callback, run inside
 //   rd_kafka_consumer_poll on the poll() thread), no further record of them is handed
-//   out, the callback waits (bounded) until every record delivered from them has been
-//   acked, commits, and only then lets librdkafka release them. So a record acked here
-//   is never handled by the next owner, and none is handled by two members at once.
+//   out, and the release (rd_kafka_incremental_unassign, or assign(NULL) for the eager
+//   protocol) is deferred until every record delivered from them has been acked (bounded
+//   by revoke_wait), then committed. poll() checks for that; it must not block in the
+//   callback, because the acks may come from poll()'s own thread between two polls (core's
+//   delay scheduler holds records until due and acks them itself). So a record acked
+//   here is never handled by the next owner, and none is handled by two members at once.
+// - librdkafka's default assignors (eager); cooperative-sticky, when configured through
+//   kafka.partition.assignment.strategy, is handled too (incremental (un)assign) but
+//   fails against the 2.0.2 mock cluster, so it is untested.
 //
 // Thread-safety: poll() from one thread at a time (the rebalance callback runs there);
 // ack() and wakeup() from any thread. mutex_ guards owned_ and the commit bookkeeping.
@@ -55,6 +61,9 @@ class KafkaSubscription final : public core::Subscription {
                               rd_kafka_topic_partition_list_t* offsets, void* opaque);
   void assign(rd_kafka_topic_partition_list_t* partitions);
   void revoke(rd_kafka_topic_partition_list_t* partitions);
+  // Commits and releases the pending revocation once drained, or past its deadline.
+  void finish_revoke(bool force);
+  bool drained(const rd_kafka_topic_partition_list_t* partitions) const;  // requires mutex_
   // Latest start: a partition with no committed offset gets the end committed at once,
   // so that a later owner starts there too and not at a newer "latest". A topic that
   // did not exist when this member subscribed starts at its beginning instead: it holds
@@ -75,8 +84,9 @@ class KafkaSubscription final : public core::Subscription {
   bool cooperative_ = false;
 
   std::mutex mutex_;
-  std::condition_variable acked_;  // a revoked partition's outstanding count fell
   std::map<TopicPartition, Owned> owned_;
+  rd_kafka_topic_partition_list_t* pending_revoke_ = nullptr;  // poll thread only
+  std::chrono::steady_clock::time_point revoke_deadline_{};
   bool commits_pending_ = false;
   std::chrono::steady_clock::time_point next_commit_{};
   std::atomic<bool> woken_{false};
