@@ -19,10 +19,17 @@
 
 namespace mq::core {
 
+namespace metrics {
+struct ConsumedMetrics;
+}
+
 struct Task {
   Record record;
   std::string order_key;  // empty: unordered
   int attempt = 1;
+  metrics::ConsumedMetrics* metrics = nullptr;  // null: metrics off
+  bool retry_checked = false;  // the RetryStore was asked about this delivery
+  bool retry_saved = false;    // the RetryStore holds an entry to erase when finished
 };
 
 class KeyedDispatcher {
@@ -36,6 +43,8 @@ class KeyedDispatcher {
   // The returned task's key is held until release(); the task counts as active until
   // task_done().
   std::optional<Task> pop();
+  // Like pop(), but gives up at `until` (nothing when no task became runnable).
+  std::optional<Task> pop_until(std::chrono::steady_clock::time_point until);
   void task_done();
   // Waits until no task is runnable or active; false if `until` passed first.
   bool wait_idle(std::chrono::steady_clock::time_point until);
@@ -48,6 +57,8 @@ class KeyedDispatcher {
   std::size_t runnable() const;
 
  private:
+  std::optional<Task> take_runnable_locked();  // the front runnable task, now active
+
   mutable std::mutex mutex_;
   std::condition_variable available_;
   std::condition_variable idle_;
