@@ -1,0 +1,238 @@
+// One member of a consumer group: a consumer on the group's queue.
+//
+// RabbitMQ hands each message of the queue to one consumer, so members of a group
+// share the work without partitions. Acks may come from any worker thread, but the
+// connection belongs to the poll() thread: ack() queues the delivery tag and poll()
+// (or close()) sends it. Tokens carry the connection generation; an ack for a
+// delivery of an earlier connection is dropped (the server already gave that message
+// back to the queue when the connection died, so it is delivered again: at least once).
+#include <fmt/format.h>
+
+#include <deque>
+#include <thread>
+
+#include "core/logging.hpp"
+#include "core/topic_pattern.hpp"
+#include "engines/rabbitmq/codec.hpp"
+#include "engines/rabbitmq/engine.hpp"
+#include "mq/names.hpp"
+
+namespace mq::engines::rabbitmq {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr int generation_shift = 40;  // delivery tags stay far below 2^40 per connection
+// How long one wait for a delivery may block: bounds how long an ack waits to be sent.
+constexpr milliseconds ack_latency{5};
+constexpr milliseconds max_reconnect_backoff{2'000};
+
+class RabbitSubscription final : public core::Subscription {
+ public:
+  RabbitSubscription(std::shared_ptr<RabbitEngine> engine, const core::SubscriptionSpec& spec)
+      : engine_(std::move(engine)), spec_(spec), filter_(spec.topics), queue_(group_queue(spec.group)) {
+    connect(/*joining=*/true);
+  }
+
+  ~RabbitSubscription() override { close(); }
+
+  std::vector<core::Record> poll(std::size_t max, std::chrono::milliseconds timeout) override {
+    const auto deadline = SteadyClock::now() + timeout;
+    std::vector<core::Record> records;
+    while (records.empty()) {
+      if (woken_.exchange(false)) break;
+      if (!connection_ && !reconnect(deadline)) break;
+      try {
+        flush_acks();
+        receive(records, max, std::min(ack_latency, remaining(deadline)));
+      } catch (const Error& error) {
+        core::log(LogLevel::warning, "rabbitmq: consumer of group '{}' lost its connection: {}", spec_.group,
+                  error.what());
+        drop_connection();
+      }
+      if (SteadyClock::now() >= deadline) break;
+    }
+    return records;
+  }
+
+  void ack(const core::Record& record) override {
+    std::lock_guard lock(acks_mutex_);
+    acks_.push_back(record.token);
+  }
+
+  void wakeup() override { woken_ = true; }
+
+  void close() override {
+    if (closed_) return;
+    closed_ = true;
+    if (!connection_) return;
+    try {
+      flush_acks();  // acks go before the close on the same channel: the server applies them first
+    } catch (const Error& error) {
+      core::log(LogLevel::warning, "rabbitmq: consumer of group '{}': acks not sent at close: {}", spec_.group,
+                error.what());
+    }
+    connection_.reset();  // unacked deliveries return to the queue
+  }
+
+ private:
+  static milliseconds remaining(SteadyClock::time_point deadline) {
+    return std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now()));
+  }
+
+  // Declares the group's queue and bindings and starts consuming. On joining a group
+  // that did not exist, with start=earliest, copies the history of every matching
+  // topic into the new queue first (README.md, "Start position").
+  void connect(bool joining) {
+    auto connection = std::make_unique<Connection>(engine_->settings());
+    const auto& exchange = engine_->settings().exchange;
+    connection->declare_exchange(exchange);
+    bool existed = true;
+    try {
+      connection->declare_queue(queue_, /*passive=*/true);
+    } catch (const Error& error) {
+      if (error.code() != ErrorCode::not_found) throw;
+      existed = false;
+    }
+    const auto dead_letters = names::dead_letter_topic(spec_.group);
+    amqp_table_entry_t arguments[3];
+    arguments[0].key = amqp_cstring_bytes("x-max-priority");
+    arguments[0].value.kind = AMQP_FIELD_KIND_I8;
+    arguments[0].value.value.i8 = 9;
+    arguments[1].key = amqp_cstring_bytes("x-dead-letter-exchange");
+    arguments[1].value.kind = AMQP_FIELD_KIND_UTF8;
+    arguments[1].value.value.bytes = amqp_bytes_t{exchange.size(), const_cast<char*>(exchange.data())};
+    arguments[2].key = amqp_cstring_bytes("x-dead-letter-routing-key");
+    arguments[2].value.kind = AMQP_FIELD_KIND_UTF8;
+    arguments[2].value.value.bytes = amqp_bytes_t{dead_letters.size(), const_cast<char*>(dead_letters.data())};
+    connection->declare_queue(queue_, false, amqp_table_t{3, arguments});
+    for (const auto& topic : spec_.topics) connection->bind(queue_, exchange, topic);
+    if (joining && !existed) {
+      if (spec_.start == StartPosition::earliest) replay_history(*connection);
+      std::string topics;
+      for (const auto& topic : spec_.topics) topics += (topics.empty() ? "" : ",") + topic;
+      engine_->record(*connection, fmt::format("group\t{}\t{}", spec_.group, topics));
+    }
+    connection->qos(engine_->settings().prefetch);
+    connection->consume(queue_);
+    connection_ = std::move(connection);
+    ++generation_;
+    backoff_ = milliseconds(0);
+  }
+
+  void replay_history(Connection& connection) {
+    const auto registry = engine_->read_registry(connection);
+    for (const auto& [topic, partitions] : registry.topics) {
+      if (!filter_.matches(topic)) continue;
+      std::vector<std::string> bodies;
+      std::vector<Message> messages;
+      engine_->read_stream(connection, topic_queue(topic), [&](const amqp_message_t& message) {
+        messages.push_back(decode_message(message, topic));
+      });
+      copy_into_queue(connection, messages);
+    }
+  }
+
+  void copy_into_queue(Connection& connection, const std::vector<Message>& messages) {
+    constexpr std::size_t chunk = 500;
+    for (std::size_t begin = 0; begin < messages.size(); begin += chunk) {
+      const auto end = std::min(messages.size(), begin + chunk);
+      std::vector<std::unique_ptr<EncodedMessage>> encoded;
+      std::vector<Outgoing> out;
+      for (auto i = begin; i < end; ++i) {
+        encoded.push_back(std::make_unique<EncodedMessage>(messages[i]));
+        out.push_back(Outgoing{"", queue_, encoded.back()->properties(), messages[i].value, true});
+      }
+      std::vector<PublishResult> results;
+      connection.confirm_select();
+      connection.publish_confirmed(out, results, SteadyClock::now() + engine_->settings().rpc_timeout);
+      for (auto result : results) {
+        if (result != PublishResult::confirmed) {
+          throw Error(ErrorCode::connection, fmt::format("{}: copying history into '{}' was not confirmed",
+                                                         engine_->settings().redacted, queue_));
+        }
+      }
+    }
+  }
+
+  // Tries to connect again once the backoff has passed. False if not connected.
+  bool reconnect(SteadyClock::time_point deadline) {
+    const auto now = SteadyClock::now();
+    if (now < next_attempt_) {
+      std::this_thread::sleep_for(std::min(remaining(deadline), std::chrono::duration_cast<milliseconds>(
+                                                                    next_attempt_ - now)));
+      if (SteadyClock::now() < next_attempt_) return false;
+    }
+    try {
+      connect(/*joining=*/false);
+      core::log(LogLevel::info, "rabbitmq: consumer of group '{}' reconnected", spec_.group);
+      return true;
+    } catch (const Error& error) {
+      backoff_ = std::min(max_reconnect_backoff, std::max(milliseconds(100), backoff_ * 2));
+      next_attempt_ = SteadyClock::now() + backoff_;
+      core::log(LogLevel::warning, "rabbitmq: consumer of group '{}' cannot reconnect: {}", spec_.group,
+                error.what());
+      return false;
+    }
+  }
+
+  void drop_connection() {
+    connection_.reset();
+    {
+      std::lock_guard lock(acks_mutex_);
+      acks_.clear();  // their deliveries are back in the queue already
+    }
+    next_attempt_ = SteadyClock::now();
+  }
+
+  void flush_acks() {
+    std::vector<std::uint64_t> tokens;
+    {
+      std::lock_guard lock(acks_mutex_);
+      tokens.swap(acks_);
+    }
+    for (const auto token : tokens) {
+      if ((token >> generation_shift) != generation_) continue;
+      connection_->ack(token & ((std::uint64_t{1} << generation_shift) - 1));
+    }
+  }
+
+  // Takes what has arrived, waiting up to `wait` for the first delivery.
+  void receive(std::vector<core::Record>& records, std::size_t max, milliseconds wait) {
+    Delivery delivery;
+    while (records.size() < max && connection_->next_delivery(delivery, records.empty() ? wait : milliseconds(0))) {
+      if (delivery.channel != 1) continue;  // left over from reading a stream
+      auto message = decode_message(delivery.message, delivery.routing_key);
+      const std::uint64_t token = (generation_ << generation_shift) | delivery.tag;
+      // Patterns never match reserved topics (DESIGN.md); an AMQP "#" binding does.
+      if (message.topic.starts_with(names::reserved_topic_prefix) && !filter_.matches(message.topic)) {
+        connection_->ack(delivery.tag);
+        continue;
+      }
+      records.push_back(core::Record{std::move(message), token});
+    }
+  }
+
+  const std::shared_ptr<RabbitEngine> engine_;
+  const core::SubscriptionSpec spec_;
+  const core::TopicFilter filter_;
+  const std::string queue_;
+  std::unique_ptr<Connection> connection_;  // used by the poll() thread only
+  std::uint64_t generation_ = 0;
+  milliseconds backoff_{0};
+  SteadyClock::time_point next_attempt_{};
+  std::atomic<bool> woken_{false};
+  bool closed_ = false;
+  std::mutex acks_mutex_;
+  std::vector<std::uint64_t> acks_;  // guarded by acks_mutex_
+};
+
+}  // namespace
+
+std::unique_ptr<core::Subscription> RabbitEngine::subscribe(const core::SubscriptionSpec& spec) {
+  check_open();
+  auto self = shared_from_this();
+  return std::make_unique<RabbitSubscription>(std::move(self), spec);
+}
+
+}  // namespace mq::engines::rabbitmq
