@@ -94,16 +94,23 @@ GroupInfo RabbitEngine::describe_group(const std::string& group) {
     throw;
   }
   const auto registry = read_registry(*connection);
+  std::int64_t acked = 0;
+  read_stream(*connection, acked_queue(group), [&](const amqp_message_t& message) {
+    acked += std::atoll(std::string(static_cast<const char*>(message.body.bytes), message.body.len).c_str());
+  });
   GroupInfo info{group, static_cast<int>(state.consumers), {}};
-  // One queue holds the group's messages from all its topics: the queue's ready count
-  // is reported once, on the group's first topic (README.md, "Lag").
+  // One queue holds the group's messages from all its topics: the group's counts are
+  // reported once, on its first topic (README.md, "Lag"). Committed: acks counted in
+  // the ack stream; end: that plus the messages ready in the queue (deliveries not yet
+  // acked are not counted: AMQP reports only ready messages).
   const auto subscribed = registry.groups.find(group);
   if (subscribed == registry.groups.end()) return info;
   const core::TopicFilter filter(subscribed->second);
   for (const auto& [topic, partitions] : registry.topics) {
     if (!filter.matches(topic)) continue;
-    const auto lag = info.partitions.empty() ? static_cast<std::int64_t>(state.messages) : 0;
-    info.partitions.push_back(PartitionLag{topic, 0, 0, lag});
+    const bool first = info.partitions.empty();
+    const std::int64_t committed = first ? acked : 0;
+    info.partitions.push_back(PartitionLag{topic, 0, committed, committed + (first ? state.messages : 0)});
   }
   return info;
 }

@@ -258,6 +258,13 @@ void Connection::publish_confirmed(const std::vector<Outgoing>& messages, std::v
   }
 }
 
+void Connection::publish(const Outgoing& out) {
+  check_status(amqp_basic_publish(state_, 1, bytes_of(out.exchange), bytes_of(out.routing_key), out.mandatory, 0,
+                                  out.properties, bytes_of(out.body)),
+               "publish");
+  ++next_publish_tag_;
+}
+
 bool Connection::next_delivery(Delivery& delivery, std::chrono::milliseconds timeout) {
   amqp_maybe_release_buffers(state_);
   auto wait = to_timeval(timeout);

@@ -103,6 +103,9 @@ class Connection {
   void publish_confirmed(const std::vector<Outgoing>& messages, std::vector<PublishResult>& results,
                          std::chrono::steady_clock::time_point deadline);
 
+  // Publishes on channel 1 without waiting for its confirm (next_delivery skips it).
+  void publish(const Outgoing& message);
+
   // Waits up to `timeout` for one delivery on any channel. False on timeout. Throws on
   // a broken connection (marking it broken) or a cancelled consumer.
   bool next_delivery(Delivery& delivery, std::chrono::milliseconds timeout);

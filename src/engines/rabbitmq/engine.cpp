@@ -42,6 +42,7 @@ amqp_table_entry_t integer_entry(const char* name, std::int64_t value) {
 
 std::string topic_queue(const std::string& topic) { return "mq.topic." + topic; }
 std::string group_queue(const std::string& group) { return "mq.group." + group; }
+std::string acked_queue(const std::string& group) { return "mq.acked." + group; }
 
 Lease::~Lease() {
   if (connection_ && engine_) engine_->give_back(std::move(connection_));
@@ -54,9 +55,7 @@ RabbitEngine::RabbitEngine(Settings settings, const Config& config)
       send_timeout_(config.producer.send_timeout) {
   auto connection = std::make_unique<Connection>(settings_);
   connection->declare_exchange(settings_.exchange);
-  const std::string stream = "stream";
-  amqp_table_entry_t entries[] = {string_entry("x-queue-type", stream)};
-  connection->declare_queue(registry_queue, false, amqp_table_t{1, entries});
+  declare_stream(*connection, registry_queue);
   connection->confirm_select();
   give_back(std::move(connection));
 }
@@ -88,6 +87,17 @@ void RabbitEngine::give_back(std::unique_ptr<Connection> connection) {
   idle_.push_back(std::move(connection));
 }
 
+void RabbitEngine::declare_stream(Connection& connection, const std::string& queue, const TopicOptions& retention) {
+  const std::string type = "stream";
+  const std::string max_age = fmt::format("{}s", (retention.retention.count() + 999) / 1000);
+  std::vector<amqp_table_entry_t> entries{string_entry("x-queue-type", type)};
+  if (retention.retention.count() > 0) entries.push_back(string_entry("x-max-age", max_age));
+  if (retention.retention_bytes > 0) {
+    entries.push_back(integer_entry("x-max-length-bytes", static_cast<std::int64_t>(retention.retention_bytes)));
+  }
+  connection.declare_queue(queue, false, amqp_table_t{static_cast<int>(entries.size()), entries.data()});
+}
+
 void RabbitEngine::forget_topic(const std::string& topic) {
   std::lock_guard lock(topics_mutex_);
   known_topics_.erase(topic);
@@ -102,18 +112,17 @@ void RabbitEngine::ensure_topic(Connection& connection, const std::string& topic
   const auto queue = topic_queue(topic);
   try {
     connection.declare_queue(queue, /*passive=*/true);
+    // Bound again (idempotent): the process that declared it may not have bound it
+    // yet, and a message published before the binding would be unroutable.
+    connection.bind(queue, settings_.exchange, topic);
   } catch (const Error& error) {
     if (error.code() != ErrorCode::not_found) throw;
     if (!create) throw Error(ErrorCode::not_found, fmt::format("topic '{}' does not exist", topic));
-    // Retention of the topic's history (what a new group with start=earliest sees).
-    const std::string type = "stream";
-    const auto age_seconds = options.retention.count() > 0 ? (options.retention.count() + 999) / 1000 : 7 * 24 * 3600;
-    const std::string max_age = fmt::format("{}s", age_seconds);
-    std::vector<amqp_table_entry_t> entries{string_entry("x-queue-type", type), string_entry("x-max-age", max_age)};
-    if (options.retention_bytes > 0) {
-      entries.push_back(integer_entry("x-max-length-bytes", static_cast<std::int64_t>(options.retention_bytes)));
-    }
-    connection.declare_queue(queue, false, amqp_table_t{static_cast<int>(entries.size()), entries.data()});
+    // Retention of the topic's history (what a new group with start=earliest sees):
+    // the options', else a week.
+    TopicOptions retention = options;
+    if (retention.retention.count() <= 0) retention.retention = std::chrono::hours(24 * 7);
+    declare_stream(connection, queue, retention);
     connection.bind(queue, settings_.exchange, topic);
     const int partitions = options.partitions > 0 ? options.partitions : settings_.default_partitions;
     record(connection, fmt::format("create\t{}\t{}", topic, partitions));

@@ -29,6 +29,9 @@ namespace mq::engines::rabbitmq {
 // Queue names (README.md, "Topology").
 std::string topic_queue(const std::string& topic);
 std::string group_queue(const std::string& group);
+// A stream of "<count>" messages: how many deliveries the group's members acked
+// (describe_group sums it; README.md, "Lag").
+std::string acked_queue(const std::string& group);
 inline constexpr const char* registry_queue = "mq.registry";
 
 // What the registry stream says (admin.cpp).
@@ -80,6 +83,8 @@ class RabbitEngine final : public core::Engine, public std::enable_shared_from_t
   // Throws not_found if it does not and `create` is false.
   void ensure_topic(Connection& connection, const std::string& topic, bool create, const TopicOptions& options = {});
   void forget_topic(const std::string& topic);
+  // Declares a durable stream queue; `retention` limits its age and size when given.
+  void declare_stream(Connection& connection, const std::string& queue, const TopicOptions& retention = {});
   // Appends an event ("create", "delete", "group") to the registry stream.
   void record(Connection& connection, const std::string& event);
   // Reads a stream from its first message up to now (a marker it appends first),

@@ -39,9 +39,9 @@ Error close_error(amqp_method_number_t method, const void* decoded, std::string_
   }
   if (method == AMQP_CONNECTION_CLOSE_METHOD) {
     const auto* close = static_cast<const amqp_connection_close_t*>(decoded);
-    const ErrorCode code = close->reply_code == AMQP_ACCESS_REFUSED ? ErrorCode::connection
-                                                                     : code_for_reply(close->reply_code);
-    return Error(code == ErrorCode::not_found ? ErrorCode::connection : code,
+    // The connection is gone whatever the reason (320 server stopping, 403 refused, 506
+    // "stream not found" while a new stream's writer starts, ...): callers reconnect.
+    return Error(ErrorCode::connection,
                  fmt::format("{} ({}): connection closed by the server: {} {}", what, address, close->reply_code,
                              text_of(close->reply_text)));
   }

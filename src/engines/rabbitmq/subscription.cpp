@@ -26,6 +26,7 @@ constexpr int generation_shift = 40;  // delivery tags stay far below 2^40 per c
 // How long one wait for a delivery may block: bounds how long an ack waits to be sent.
 constexpr milliseconds ack_latency{5};
 constexpr milliseconds max_reconnect_backoff{2'000};
+constexpr milliseconds report_interval{50};
 
 class RabbitSubscription final : public core::Subscription {
  public:
@@ -44,6 +45,7 @@ class RabbitSubscription final : public core::Subscription {
       if (!connection_ && !reconnect(deadline)) break;
       try {
         flush_acks();
+        report_acks(/*now=*/false);
         receive(records, max, std::min(ack_latency, remaining(deadline)));
       } catch (const Error& error) {
         core::log(LogLevel::warning, "rabbitmq: consumer of group '{}' lost its connection: {}", spec_.group,
@@ -68,6 +70,7 @@ class RabbitSubscription final : public core::Subscription {
     if (!connection_) return;
     try {
       flush_acks();  // acks go before the close on the same channel: the server applies them first
+      report_acks(/*now=*/true);
     } catch (const Error& error) {
       core::log(LogLevel::warning, "rabbitmq: consumer of group '{}': acks not sent at close: {}", spec_.group,
                 error.what());
@@ -107,12 +110,14 @@ class RabbitSubscription final : public core::Subscription {
     arguments[2].value.value.bytes = amqp_bytes_t{dead_letters.size(), const_cast<char*>(dead_letters.data())};
     connection->declare_queue(queue_, false, amqp_table_t{3, arguments});
     for (const auto& topic : spec_.topics) connection->bind(queue_, exchange, topic);
+    engine_->declare_stream(*connection, acked_queue(spec_.group));
     if (joining && !existed) {
       if (spec_.start == StartPosition::earliest) replay_history(*connection);
       std::string topics;
       for (const auto& topic : spec_.topics) topics += (topics.empty() ? "" : ",") + topic;
       engine_->record(*connection, fmt::format("group\t{}\t{}", spec_.group, topics));
     }
+    connection->confirm_select();  // ack reports at close wait for their confirm
     connection->qos(engine_->settings().prefetch);
     connection->consume(queue_);
     connection_ = std::move(connection);
@@ -194,7 +199,28 @@ class RabbitSubscription final : public core::Subscription {
     for (const auto token : tokens) {
       if ((token >> generation_shift) != generation_) continue;
       connection_->ack(token & ((std::uint64_t{1} << generation_shift) - 1));
+      ++unreported_acks_;
     }
+  }
+
+  // Appends the number of acks sent since the last report to the group's ack stream,
+  // at most every report_interval (or `now`), for describe_group's committed count.
+  void report_acks(bool now) {
+    if (unreported_acks_ == 0) return;
+    const auto time = SteadyClock::now();
+    if (!now && time - last_report_ < report_interval) return;
+    const auto body = std::to_string(unreported_acks_);
+    const auto properties = control_properties(nullptr, {});
+    const auto queue = acked_queue(spec_.group);
+    if (now) {
+      std::vector<PublishResult> results;
+      connection_->publish_confirmed({Outgoing{"", queue, &properties, body, false}}, results,
+                                     time + engine_->settings().rpc_timeout);
+    } else {
+      connection_->publish(Outgoing{"", queue, &properties, body, false});
+    }
+    unreported_acks_ = 0;
+    last_report_ = time;
   }
 
   // Takes what has arrived, waiting up to `wait` for the first delivery.
@@ -219,6 +245,8 @@ class RabbitSubscription final : public core::Subscription {
   const std::string queue_;
   std::unique_ptr<Connection> connection_;  // used by the poll() thread only
   std::uint64_t generation_ = 0;
+  std::uint64_t unreported_acks_ = 0;  // sent, not yet counted in the ack stream
+  SteadyClock::time_point last_report_{};
   milliseconds backoff_{0};
   SteadyClock::time_point next_attempt_{};
   std::atomic<bool> woken_{false};
