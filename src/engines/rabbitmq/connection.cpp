@@ -75,7 +75,13 @@ Connection::Connection(const Settings& settings) : address_(settings.redacted) {
 
 Connection::~Connection() {
   if (!state_) return;
-  if (!broken_) amqp_connection_close(state_, AMQP_REPLY_SUCCESS);
+  if (!broken_) {
+    // A polite close, but a server that stopped answering must not hold a destructor
+    // for the whole RPC timeout.
+    const auto close_timeout = to_timeval(std::chrono::milliseconds(1'000));
+    amqp_set_rpc_timeout(state_, &close_timeout);
+    amqp_connection_close(state_, AMQP_REPLY_SUCCESS);
+  }
   amqp_destroy_connection(state_);
 }
 
