@@ -66,7 +66,7 @@ std::vector<TopicInfo> RabbitEngine::list_topics() {
   std::vector<TopicInfo> topics;
   for (const auto& [name, partitions] : registry.topics) {
     try {
-      // Streams report no count in declare-ok on RabbitMQ 3.10: messages stays 0 there.
+      // The stream's count (approximate: replay markers count too; retention lowers it).
       const auto state = connection->declare_queue(topic_queue(name), /*passive=*/true);
       topics.push_back(TopicInfo{name, partitions, state.messages});
     } catch (const Error& error) {

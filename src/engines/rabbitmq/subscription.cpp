@@ -118,7 +118,10 @@ class RabbitSubscription final : public core::Subscription {
       engine_->record(*connection, fmt::format("group\t{}\t{}", spec_.group, topics));
     }
     connection->confirm_select();  // ack reports at close wait for their confirm
-    connection->qos(engine_->settings().prefetch);
+    // mq's own groups (mq.scheduler, mq.dlq-reader.*) hold what they fetch until a due
+    // time or a decision, bounded by core: a prefetch limit would stall them.
+    const bool internal = spec_.group.starts_with(names::reserved_topic_prefix);
+    connection->qos(internal ? 0 : engine_->settings().prefetch);
     connection->consume(queue_);
     connection_ = std::move(connection);
     ++generation_;
