@@ -9,7 +9,9 @@
 // classic queue bound to it, basic.publish + confirms, basic.consume + basic.ack
 // (prefetch 100, mq's default). mq: Producer::send_batch(1000) and a Consumer with one
 // worker whose handler only counts, on a group created before the messages were sent.
-// Passes alternate (mq, raw, mq, raw, ...); each figure is the median of R passes.
+// "raw+stream" is raw with a stream also bound to the exchange, the server-side work of
+// mq's topology (bench/RESULTS.md). Passes rotate (mq, raw, raw+stream, mq, ...); each
+// figure is the median of R passes.
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 
@@ -68,9 +70,12 @@ amqp_connection_state_t raw_connect(const mq::Config& config) {
   return state;
 }
 
-void raw_pass(const mq::Config& config, std::size_t count, int pass, Times& times) {
+// `with_stream`: the exchange also routes to a stream, as mq's topics do (each message
+// is then stored twice on the server: the same server-side work as mq).
+void raw_pass(const mq::Config& config, std::size_t count, int pass, bool with_stream, Times& times) {
   auto state = raw_connect(config);
-  const std::string exchange = "bench.raw", queue = "bench.raw." + std::to_string(pass), key = "bench.raw.events";
+  const std::string suffix = std::to_string(pass) + (with_stream ? ".s" : "");
+  const std::string exchange = "bench.raw", queue = "bench.raw." + suffix, key = "bench.raw.events" + suffix;
   amqp_exchange_declare(state, 1, amqp_cstring_bytes(exchange.c_str()), amqp_cstring_bytes("topic"), 0, 1, 0, 0,
                         amqp_empty_table);
   expect(amqp_get_rpc_reply(state), "exchange.declare");
@@ -79,6 +84,17 @@ void raw_pass(const mq::Config& config, std::size_t count, int pass, Times& time
   amqp_queue_bind(state, 1, amqp_cstring_bytes(queue.c_str()), amqp_cstring_bytes(exchange.c_str()),
                   amqp_cstring_bytes(key.c_str()), amqp_empty_table);
   expect(amqp_get_rpc_reply(state), "queue.bind");
+  const std::string stream = "bench.raw.stream." + suffix;
+  if (with_stream) {
+    amqp_table_entry_t type{amqp_cstring_bytes("x-queue-type"), {}};
+    type.value.kind = AMQP_FIELD_KIND_UTF8;
+    type.value.value.bytes = amqp_cstring_bytes("stream");
+    amqp_queue_declare(state, 1, amqp_cstring_bytes(stream.c_str()), 0, 1, 0, 0, amqp_table_t{1, &type});
+    expect(amqp_get_rpc_reply(state), "queue.declare (stream)");
+    amqp_queue_bind(state, 1, amqp_cstring_bytes(stream.c_str()), amqp_cstring_bytes(exchange.c_str()),
+                    amqp_cstring_bytes(key.c_str()), amqp_empty_table);
+    expect(amqp_get_rpc_reply(state), "queue.bind (stream)");
+  }
   amqp_confirm_select(state, 1);
   expect(amqp_get_rpc_reply(state), "confirm.select");
 
@@ -135,6 +151,11 @@ void raw_pass(const mq::Config& config, std::size_t count, int pass, Times& time
   }
   times.consume.push_back(Seconds(SteadyClock::now() - start).count());
   amqp_queue_delete(state, 1, amqp_cstring_bytes(queue.c_str()), 0, 0);
+  expect(amqp_get_rpc_reply(state), "queue.delete");
+  if (with_stream) {
+    amqp_queue_delete(state, 1, amqp_cstring_bytes(stream.c_str()), 0, 0);
+    expect(amqp_get_rpc_reply(state), "queue.delete (stream)");
+  }
   amqp_connection_close(state, AMQP_REPLY_SUCCESS);
   amqp_destroy_connection(state);
 }
@@ -178,11 +199,12 @@ void mq_pass(const mq::Config& config, std::size_t count, int pass, Times& times
 }
 
 void report(const char* what, std::size_t count, const std::vector<double>& mq_times,
-            const std::vector<double>& raw_times) {
+            const std::vector<double>& raw_times, const std::vector<double>& raw_stream_times) {
   const double mq_rate = static_cast<double>(count) / median(mq_times);
   const double raw_rate = static_cast<double>(count) / median(raw_times);
-  std::printf("%-28s mq %9.0f msgs/s   raw %9.0f msgs/s   mq/raw %5.1f%%\n", what, mq_rate, raw_rate,
-              100.0 * mq_rate / raw_rate);
+  const double raw_stream_rate = static_cast<double>(count) / median(raw_stream_times);
+  std::printf("%-27s mq %7.0f/s | raw %7.0f/s, mq/raw %5.1f%% | raw+stream %7.0f/s, mq/(raw+stream) %5.1f%%\n", what,
+              mq_rate, raw_rate, 100.0 * mq_rate / raw_rate, raw_stream_rate, 100.0 * mq_rate / raw_stream_rate);
 }
 
 }  // namespace
@@ -201,13 +223,14 @@ int main(int argc, char** argv) try {
   config.url = argv[1];
   std::printf("rabbitmq_bench: %s, %zu persistent messages of %zu bytes, batches of %zu, %d passes each\n",
               mq::redact_url(config.url).c_str(), count, value_bytes, batch_size, repeat);
-  Times mq_times, raw_times;
+  Times mq_times, raw_times, raw_stream_times;
   for (int pass = 0; pass < repeat; ++pass) {
     mq_pass(config, count, pass, mq_times);
-    raw_pass(config, count, pass, raw_times);
+    raw_pass(config, count, pass, false, raw_times);
+    raw_pass(config, count, pass, true, raw_stream_times);
   }
-  report("produce, confirms per 1000", count, mq_times.produce, raw_times.produce);
-  report("consume, ack per message", count, mq_times.consume, raw_times.consume);
+  report("produce, confirm per 1000", count, mq_times.produce, raw_times.produce, raw_stream_times.produce);
+  report("consume, ack per message", count, mq_times.consume, raw_times.consume, raw_stream_times.consume);
   return 0;
 } catch (const std::exception& error) {
   std::fprintf(stderr, "rabbitmq_bench: %s\n", error.what());

@@ -112,6 +112,10 @@ class Connection {
   void ack(std::uint64_t tag, int channel = 1);
 
   const std::string& address() const { return address_; }
+  // For waiting outside the library: the socket, and whether rabbitmq-c already holds
+  // received data (then the socket may stay quiet although a delivery is waiting).
+  int socket() const { return amqp_get_sockfd(state_); }
+  bool has_buffered() const { return amqp_data_in_buffer(state_) || amqp_frames_enqueued(state_); }
 
  private:
   // Checks the reply of the last RPC; recovers the channel on a channel error.

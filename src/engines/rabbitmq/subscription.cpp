@@ -1,14 +1,20 @@
 // One member of a consumer group: a consumer on the group's queue.
 //
 // RabbitMQ hands each message of the queue to one consumer, so members of a group
-// share the work without partitions. Acks may come from any worker thread, but the
-// connection belongs to the poll() thread: ack() queues the delivery tag and poll()
-// (or close()) sends it. Tokens carry the connection generation; an ack for a
-// delivery of an earlier connection is dropped (the server already gave that message
-// back to the queue when the connection died, so it is delivered again: at least once).
+// share the work without partitions. The connection is guarded by a mutex that no one
+// holds while waiting: poll() takes deliveries without blocking under it and then waits
+// in poll(2) on the socket (and an eventfd for wakeup()) outside it, so that ack() from
+// a worker thread sends its basic.ack at once. Tokens carry the connection generation;
+// an ack for a delivery of an earlier connection is dropped (the server gave that
+// message back to the queue when the connection died, so it is delivered again: at
+// least once).
 #include <fmt/format.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <deque>
+#include <mutex>
 #include <thread>
 
 #include "core/logging.hpp"
@@ -23,8 +29,8 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr int generation_shift = 40;  // delivery tags stay far below 2^40 per connection
-// How long one wait for a delivery may block: bounds how long an ack waits to be sent.
-constexpr milliseconds ack_latency{5};
+// Longest wait in poll(2): heartbeats are answered only inside rabbitmq-c calls.
+constexpr milliseconds longest_wait{100};
 constexpr milliseconds max_reconnect_backoff{2'000};
 constexpr milliseconds report_interval{50};
 
@@ -42,40 +48,68 @@ class RabbitSubscription final : public core::Subscription {
     std::vector<core::Record> records;
     while (records.empty()) {
       if (woken_.exchange(false)) break;
-      if (!connection_ && !reconnect(deadline)) break;
-      try {
-        flush_acks();
-        report_acks(/*now=*/false);
-        receive(records, max, std::min(ack_latency, remaining(deadline)));
-      } catch (const Error& error) {
-        core::log(LogLevel::warning, "rabbitmq: consumer of group '{}' lost its connection: {}", spec_.group,
-                  error.what());
-        drop_connection();
+      int socket = -1;
+      {
+        std::unique_lock lock(connection_mutex_);
+        if (closed_) break;
+        if (!connection_ || connection_->broken()) {
+          connection_.reset();
+          lock.unlock();
+          if (!reconnect(deadline)) break;
+          continue;
+        }
+        try {
+          report_acks(/*now=*/false);
+          receive(records, max);
+          if (!connection_->has_buffered()) socket = connection_->socket();
+        } catch (const Error& error) {
+          core::log(LogLevel::warning, "rabbitmq: consumer of group '{}' lost its connection: {}", spec_.group,
+                    error.what());
+          connection_.reset();
+          next_attempt_ = SteadyClock::now();
+          continue;
+        }
       }
-      if (SteadyClock::now() >= deadline) break;
+      if (!records.empty() || SteadyClock::now() >= deadline) break;
+      if (socket >= 0) wait_readable(socket, std::min(longest_wait, remaining(deadline)));
     }
     return records;
   }
 
   void ack(const core::Record& record) override {
-    std::lock_guard lock(acks_mutex_);
-    acks_.push_back(record.token);
+    std::lock_guard lock(connection_mutex_);
+    if (closed_ || !connection_ || connection_->broken() || (record.token >> generation_shift) != generation_) return;
+    try {
+      connection_->ack(record.token & ((std::uint64_t{1} << generation_shift) - 1));
+      ++unreported_acks_;
+    } catch (const Error& error) {
+      // The connection is marked broken; poll() reconnects and the message comes again.
+      core::log(LogLevel::warning, "rabbitmq: consumer of group '{}': ack failed: {}", spec_.group, error.what());
+    }
   }
 
-  void wakeup() override { woken_ = true; }
+  void wakeup() override {
+    woken_ = true;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);  // full counter: already awake
+  }
 
   void close() override {
+    std::lock_guard lock(connection_mutex_);
     if (closed_) return;
     closed_ = true;
-    if (!connection_) return;
-    try {
-      flush_acks();  // acks go before the close on the same channel: the server applies them first
-      report_acks(/*now=*/true);
-    } catch (const Error& error) {
-      core::log(LogLevel::warning, "rabbitmq: consumer of group '{}': acks not sent at close: {}", spec_.group,
-                error.what());
+    if (connection_ && !connection_->broken()) {
+      try {
+        // Acks were sent as they came; their count goes before the close.
+        report_acks(/*now=*/true);
+      } catch (const Error& error) {
+        core::log(LogLevel::warning, "rabbitmq: consumer of group '{}': ack count not sent at close: {}",
+                  spec_.group, error.what());
+      }
     }
     connection_.reset();  // unacked deliveries return to the queue
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    wake_fd_ = -1;
   }
 
  private:
@@ -123,9 +157,19 @@ class RabbitSubscription final : public core::Subscription {
     const bool internal = spec_.group.starts_with(names::reserved_topic_prefix);
     connection->qos(internal ? 0 : engine_->settings().prefetch);
     connection->consume(queue_);
+    std::lock_guard lock(connection_mutex_);
     connection_ = std::move(connection);
     ++generation_;
     backoff_ = milliseconds(0);
+  }
+
+  // Waits until the socket has data, wakeup() is called, or `timeout` passes.
+  void wait_readable(int socket, milliseconds timeout) {
+    pollfd fds[2] = {{socket, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    if (::poll(fds, 2, static_cast<int>(timeout.count())) > 0 && (fds[1].revents & POLLIN)) {
+      std::uint64_t count = 0;
+      [[maybe_unused]] const auto read = ::read(wake_fd_, &count, sizeof count);
+    }
   }
 
   void replay_history(Connection& connection) {
@@ -184,29 +228,7 @@ class RabbitSubscription final : public core::Subscription {
     }
   }
 
-  void drop_connection() {
-    connection_.reset();
-    {
-      std::lock_guard lock(acks_mutex_);
-      acks_.clear();  // their deliveries are back in the queue already
-    }
-    next_attempt_ = SteadyClock::now();
-  }
-
-  void flush_acks() {
-    std::vector<std::uint64_t> tokens;
-    {
-      std::lock_guard lock(acks_mutex_);
-      tokens.swap(acks_);
-    }
-    for (const auto token : tokens) {
-      if ((token >> generation_shift) != generation_) continue;
-      connection_->ack(token & ((std::uint64_t{1} << generation_shift) - 1));
-      ++unreported_acks_;
-    }
-  }
-
-  // Appends the number of acks sent since the last report to the group's ack stream,
+  // Requires connection_mutex_. Appends the number of acks sent since the last report to the group's ack stream,
   // at most every report_interval (or `now`), for describe_group's committed count.
   void report_acks(bool now) {
     if (unreported_acks_ == 0) return;
@@ -226,10 +248,10 @@ class RabbitSubscription final : public core::Subscription {
     last_report_ = time;
   }
 
-  // Takes what has arrived, waiting up to `wait` for the first delivery.
-  void receive(std::vector<core::Record>& records, std::size_t max, milliseconds wait) {
+  // Requires connection_mutex_. Takes what has arrived, without waiting.
+  void receive(std::vector<core::Record>& records, std::size_t max) {
     Delivery delivery;
-    while (records.size() < max && connection_->next_delivery(delivery, records.empty() ? wait : milliseconds(0))) {
+    while (records.size() < max && connection_->next_delivery(delivery, milliseconds(0))) {
       if (delivery.channel != 1) continue;  // left over from reading a stream
       auto message = decode_message(delivery.message, delivery.routing_key);
       const std::uint64_t token = (generation_ << generation_shift) | delivery.tag;
@@ -246,16 +268,16 @@ class RabbitSubscription final : public core::Subscription {
   const core::SubscriptionSpec spec_;
   const core::TopicFilter filter_;
   const std::string queue_;
-  std::unique_ptr<Connection> connection_;  // used by the poll() thread only
+  std::mutex connection_mutex_;  // guards the five fields below; never held while waiting
+  std::unique_ptr<Connection> connection_;
   std::uint64_t generation_ = 0;
   std::uint64_t unreported_acks_ = 0;  // sent, not yet counted in the ack stream
   SteadyClock::time_point last_report_{};
-  milliseconds backoff_{0};
-  SteadyClock::time_point next_attempt_{};
-  std::atomic<bool> woken_{false};
   bool closed_ = false;
-  std::mutex acks_mutex_;
-  std::vector<std::uint64_t> acks_;  // guarded by acks_mutex_
+  milliseconds backoff_{0};                // poll() thread only
+  SteadyClock::time_point next_attempt_{};  // poll() thread only
+  std::atomic<bool> woken_{false};
+  int wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 };
 
 }  // namespace
