@@ -187,8 +187,8 @@ void Connection::cancel_and_close(int channel) {
   check(amqp_get_rpc_reply(state_), 1, "close channel");
 }
 
-void Connection::ack(std::uint64_t tag, int channel) {
-  check_status(amqp_basic_ack(state_, static_cast<amqp_channel_t>(channel), tag, 0), "ack");
+void Connection::ack(std::uint64_t tag, bool multiple, int channel) {
+  check_status(amqp_basic_ack(state_, static_cast<amqp_channel_t>(channel), tag, multiple), "ack");
 }
 
 void Connection::publish_confirmed(const std::vector<Outgoing>& messages, std::vector<PublishResult>& results,

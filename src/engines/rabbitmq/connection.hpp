@@ -109,7 +109,7 @@ class Connection {
   // Waits up to `timeout` for one delivery on any channel. False on timeout. Throws on
   // a broken connection (marking it broken) or a cancelled consumer.
   bool next_delivery(Delivery& delivery, std::chrono::milliseconds timeout);
-  void ack(std::uint64_t tag, int channel = 1);
+  void ack(std::uint64_t tag, bool multiple = false, int channel = 1);
 
   const std::string& address() const { return address_; }
   // For waiting outside the library: the socket, and whether rabbitmq-c already holds

@@ -171,7 +171,7 @@ void RabbitEngine::read_stream(Connection& connection, const std::string& queue,
       throw Error(ErrorCode::timeout, fmt::format("{}: reading stream '{}' took too long", settings_.redacted, queue));
     }
     if (!connection.next_delivery(delivery, left) || delivery.channel != 2) continue;
-    connection.ack(delivery.tag, 2);  // streams deliver on credit: acks return it
+    connection.ack(delivery.tag, false, 2);  // streams deliver on credit: acks return it
     const auto seen = marker_of(delivery.message);
     if (seen == marker) break;
     if (seen.empty()) visit(delivery.message);

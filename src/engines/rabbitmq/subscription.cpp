@@ -3,8 +3,9 @@
 // RabbitMQ hands each message of the queue to one consumer, so members of a group
 // share the work without partitions. The connection is guarded by a mutex that no one
 // holds while waiting: poll() takes deliveries without blocking under it and then waits
-// in poll(2) on the socket (and an eventfd for wakeup()) outside it, so that ack() from
-// a worker thread sends its basic.ack at once. Tokens carry the connection generation;
+// in poll(2) on the socket and an eventfd outside it. ack() from a worker queues the
+// tag and wakes poll() through the eventfd, which sends the acks of all workers in as
+// few basic.ack frames as their order allows (AckRanges). Tokens carry the generation;
 // an ack for a delivery of an earlier connection is dropped (the server gave that
 // message back to the queue when the connection died, so it is delivered again: at
 // least once).
@@ -19,6 +20,7 @@
 
 #include "core/logging.hpp"
 #include "core/topic_pattern.hpp"
+#include "engines/rabbitmq/ack_ranges.hpp"
 #include "engines/rabbitmq/codec.hpp"
 #include "engines/rabbitmq/engine.hpp"
 #include "mq/names.hpp"
@@ -29,6 +31,7 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr int generation_shift = 40;  // delivery tags stay far below 2^40 per connection
+constexpr std::uint64_t tag_mask = (std::uint64_t{1} << generation_shift) - 1;
 // Longest wait in poll(2): heartbeats are answered only inside rabbitmq-c calls.
 constexpr milliseconds longest_wait{100};
 constexpr milliseconds max_reconnect_backoff{2'000};
@@ -59,6 +62,7 @@ class RabbitSubscription final : public core::Subscription {
           continue;
         }
         try {
+          flush_acks();
           report_acks(/*now=*/false);
           receive(records, max);
           if (!connection_->has_buffered()) socket = connection_->socket();
@@ -77,21 +81,19 @@ class RabbitSubscription final : public core::Subscription {
   }
 
   void ack(const core::Record& record) override {
-    std::lock_guard lock(connection_mutex_);
-    if (closed_ || !connection_ || connection_->broken() || (record.token >> generation_shift) != generation_) return;
-    try {
-      connection_->ack(record.token & ((std::uint64_t{1} << generation_shift) - 1));
-      ++unreported_acks_;
-    } catch (const Error& error) {
-      // The connection is marked broken; poll() reconnects and the message comes again.
-      core::log(LogLevel::warning, "rabbitmq: consumer of group '{}': ack failed: {}", spec_.group, error.what());
+    if ((record.token >> generation_shift) != generation_.load()) return;  // its connection is gone
+    bool first = false;
+    {
+      std::lock_guard lock(acks_mutex_);
+      first = acks_.empty();
+      acks_.push_back(record.token);
     }
+    if (first) signal();  // later acks join this batch: one wake-up for many
   }
 
   void wakeup() override {
     woken_ = true;
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);  // full counter: already awake
+    signal();
   }
 
   void close() override {
@@ -100,7 +102,9 @@ class RabbitSubscription final : public core::Subscription {
     closed_ = true;
     if (connection_ && !connection_->broken()) {
       try {
-        // Acks were sent as they came; their count goes before the close.
+        // Acks, then their count, go before the close on the same channel: the server
+        // applies them before it gives the unacked deliveries back.
+        flush_acks();
         report_acks(/*now=*/true);
       } catch (const Error& error) {
         core::log(LogLevel::warning, "rabbitmq: consumer of group '{}': ack count not sent at close: {}",
@@ -159,8 +163,31 @@ class RabbitSubscription final : public core::Subscription {
     connection->consume(queue_);
     std::lock_guard lock(connection_mutex_);
     connection_ = std::move(connection);
+    ranges_ = AckRanges();
     ++generation_;
     backoff_ = milliseconds(0);
+  }
+
+  void signal() {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);  // full counter: already awake
+  }
+
+  // Requires connection_mutex_. Sends the queued acks of this connection in as few
+  // frames as AckRanges allows.
+  void flush_acks() {
+    std::vector<std::uint64_t> tokens;
+    {
+      std::lock_guard lock(acks_mutex_);
+      tokens.swap(acks_);
+    }
+    std::vector<std::uint64_t> tags;
+    tags.reserve(tokens.size());
+    for (const auto token : tokens) {
+      if ((token >> generation_shift) == generation_.load()) tags.push_back(token & tag_mask);
+    }
+    for (const auto& [tag, multiple] : ranges_.take(tags)) connection_->ack(tag, multiple);
+    unreported_acks_ += tags.size();
   }
 
   // Waits until the socket has data, wakeup() is called, or `timeout` passes.
@@ -254,10 +281,11 @@ class RabbitSubscription final : public core::Subscription {
     while (records.size() < max && connection_->next_delivery(delivery, milliseconds(0))) {
       if (delivery.channel != 1) continue;  // left over from reading a stream
       auto message = decode_message(delivery.message, delivery.routing_key);
-      const std::uint64_t token = (generation_ << generation_shift) | delivery.tag;
+      const std::uint64_t token = (generation_.load() << generation_shift) | delivery.tag;
       // Patterns never match reserved topics (DESIGN.md); an AMQP "#" binding does.
       if (message.topic.starts_with(names::reserved_topic_prefix) && !filter_.matches(message.topic)) {
-        connection_->ack(delivery.tag);
+        std::vector<std::uint64_t> tags{delivery.tag};
+        for (const auto& [tag, multiple] : ranges_.take(tags)) connection_->ack(tag, multiple);
         continue;
       }
       records.push_back(core::Record{std::move(message), token});
@@ -270,13 +298,16 @@ class RabbitSubscription final : public core::Subscription {
   const std::string queue_;
   std::mutex connection_mutex_;  // guards the five fields below; never held while waiting
   std::unique_ptr<Connection> connection_;
-  std::uint64_t generation_ = 0;
+  std::atomic<std::uint64_t> generation_{0};  // written under connection_mutex_
+  AckRanges ranges_;
   std::uint64_t unreported_acks_ = 0;  // sent, not yet counted in the ack stream
   SteadyClock::time_point last_report_{};
   bool closed_ = false;
   milliseconds backoff_{0};                // poll() thread only
   SteadyClock::time_point next_attempt_{};  // poll() thread only
   std::atomic<bool> woken_{false};
+  std::mutex acks_mutex_;
+  std::vector<std::uint64_t> acks_;  // tokens acked since the last flush; acks_mutex_
   int wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 };
 
