@@ -215,6 +215,46 @@ TEST(Delay, AnotherClientMovesDelayedMessagesOfAClosedOne) {
   for (const auto& [value, count] : seen) EXPECT_EQ(count, 1) << value;
 }
 
+// C33's scenario on the lanes: 1,000 priority-0 messages queued, then 10 priority-9.
+TEST(Priority, HigherLanesAreHandledFirst) {
+  Server server;
+  Client client(test_config(server.url()));
+  client.admin().create_topic("urgent", TopicOptions{.partitions = 1});
+  auto producer = client.producer();
+  std::vector<Message> batch;
+  for (int i = 0; i < 1000; ++i) batch.emplace_back("urgent", "low-" + std::to_string(i));
+  producer.send_batch(std::move(batch));
+  for (int i = 0; i < 10; ++i) {
+    Message message("urgent", "high-" + std::to_string(i));
+    message.priority = 9;
+    producer.send(message);
+  }
+  std::mutex mutex;
+  std::vector<std::string> order;
+  auto options = client.config().consumer;
+  options.group = "priority.group";
+  options.topics = {"urgent"};
+  options.start = StartPosition::earliest;
+  options.workers = 1;
+  auto consumer = client.consumer(options, [&](const Message& message) {
+    std::lock_guard lock(mutex);
+    order.push_back(message.value);
+    return Outcome::ack();
+  });
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::lock_guard lock(mutex);
+        return order.size() == 1010;
+      },
+      30s));
+  consumer.stop();
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(order[static_cast<std::size_t>(i)], "high-" + std::to_string(i));
+  const auto info = client.admin().describe_group("priority.group");
+  ASSERT_EQ(info.partitions.size(), 1u);  // the lane counts towards its partition
+  EXPECT_EQ(info.partitions[0].end, 1010);
+  EXPECT_EQ(info.partitions[0].committed, 1010);
+}
+
 TEST(Admin, GroupLagIsSentMinusAcked) {
   Server server;
   Client client(test_config(server.url()));

@@ -3,7 +3,6 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
-#include <tuple>
 
 #include "engines/redis/codec.hpp"
 #include "engines/redis/engine.hpp"
@@ -22,12 +21,24 @@ std::optional<TopicEntry> parse_entry(const redisReply* fields) {
     else if (name == "created") entry.created_ms = value;
     else if (name == "retention") entry.retention_ms = value;
     else if (name == "maxlen") entry.maxlen = static_cast<std::uint64_t>(value);
+    else if (name.starts_with("lane") && name.size() == 5 && name[4] >= '1' && name[4] <= '9') entry.lanes[name[4] - '0'] = value;
   }
   if (entry.partitions <= 0) return std::nullopt;
   return entry;
 }
 
 }  // namespace
+
+std::vector<StreamRef> streams_of(const std::string& topic, const TopicEntry& entry) {
+  std::vector<StreamRef> streams;
+  for (int p = 0; p < entry.partitions; ++p) {
+    streams.push_back(StreamRef{keys::stream(topic, p), p, 0, entry.created_ms});
+    for (const auto& [priority, created] : entry.lanes) {
+      streams.push_back(StreamRef{keys::lane(topic, p, priority), p, priority, created});
+    }
+  }
+  return streams;
+}
 
 std::optional<TopicEntry> RedisEngine::register_topic(Connection& connection, const std::string& name, int partitions,
                                                       const TopicOptions& options, bool exclusive) {
@@ -102,7 +113,7 @@ void RedisEngine::delete_topic(const std::string& name) {
   const auto entry = parse_entry(meta.get());
   if (!entry) throw Error(ErrorCode::not_found, fmt::format("topic '{}' does not exist", name));
   Args command{"DEL", keys::topic_meta(name)};
-  for (int p = 0; p < entry->partitions; ++p) command.push_back(keys::stream(name, p));
+  for (const auto& stream : streams_of(name, *entry)) command.push_back(stream.key);
   std::vector<Args> commands{Args{"HDEL", keys::topics, name}, command, Args{"INCR", keys::topics_version}};
   Status failure;
   const auto replies = connection->pipeline(commands, failure);
@@ -122,7 +133,7 @@ std::vector<TopicInfo> RedisEngine::list_topics() {
   const auto topics = registry(*connection);
   std::vector<Args> commands;
   for (const auto& [name, entry] : topics) {
-    for (int p = 0; p < entry.partitions; ++p) commands.push_back(Args{"XLEN", keys::stream(name, p)});
+    for (const auto& stream : streams_of(name, entry)) commands.push_back(Args{"XLEN", stream.key});
   }
   Status failure;
   const auto replies = connection->pipeline(commands, failure);
@@ -131,7 +142,9 @@ std::vector<TopicInfo> RedisEngine::list_topics() {
   std::size_t k = 0;
   for (const auto& [name, entry] : topics) {
     TopicInfo info{name, entry.partitions, 0};
-    for (int p = 0; p < entry.partitions; ++p, ++k) info.messages += static_cast<std::uint64_t>(replies[k].integer());
+    for (std::size_t n = streams_of(name, entry).size(); n > 0; --n, ++k) {
+      info.messages += static_cast<std::uint64_t>(replies[k].integer());
+    }
     result.push_back(std::move(info));
   }
   return result;
@@ -173,14 +186,15 @@ GroupInfo RedisEngine::describe_group(const std::string& group) {
   const auto replies = connection->pipeline(commands, failure);
   if (!failure.ok()) throw Error(failure);
   GroupInfo info{group, 0, {}};
+  // Priority lanes count towards their partition.
+  std::map<std::pair<std::string, int>, PartitionLag> partitions;
   for (std::size_t i = 0; i < names.size(); ++i) {
     const auto& stream = replies[2 * i];
     const auto& groups = replies[2 * i + 1];
     if (stream.is_error() || groups.is_error()) continue;  // the topic was deleted
-    // "mq:s:<topic>:<partition>"
-    const auto& name = names[i];
-    const auto colon = name.rfind(':');
-    PartitionLag lag{name.substr(5, colon - 5), std::stoi(name.substr(colon + 1)), 0, 0};
+    const auto parsed = parse_stream_key(names[i]);
+    if (!parsed) continue;
+    PartitionLag lag{parsed->topic, parsed->partition, 0, 0};
     for (std::size_t f = 0; f + 1 < stream.size(); f += 2) {
       if (text_of(stream.element(f)) == "entries-added") lag.end = integer_of(stream.element(f + 1));
     }
@@ -199,11 +213,14 @@ GroupInfo RedisEngine::describe_group(const std::string& group) {
       if (read < 0) read = lag.end - behind;  // entries-read unknown (after deletions): estimate
       lag.committed = std::max<std::int64_t>(read - pending, 0);
     }
-    info.partitions.push_back(lag);
+    auto [it, inserted] = partitions.try_emplace({lag.topic, lag.partition}, lag);
+    if (!inserted) {
+      it->second.end += lag.end;
+      it->second.committed += lag.committed;
+    }
   }
   for (std::size_t i = 2 * names.size(); i < replies.size(); ++i) info.members += replies[i].integer() > 0 ? 1 : 0;
-  std::sort(info.partitions.begin(), info.partitions.end(),
-            [](const auto& a, const auto& b) { return std::tie(a.topic, a.partition) < std::tie(b.topic, b.partition); });
+  for (auto& [where, lag] : partitions) info.partitions.push_back(std::move(lag));  // sorted by topic, partition
   return info;
 }
 

@@ -45,6 +45,25 @@ class Reader {
 
 }  // namespace
 
+std::optional<StreamName> parse_stream_key(std::string_view key) {
+  if (!key.starts_with("mq:s:")) return std::nullopt;
+  key.remove_prefix(5);
+  StreamName name;
+  auto colon = key.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  if (key.size() == colon + 3 && key[colon + 1] == 'p' && key[colon + 2] >= '1' && key[colon + 2] <= '9') {
+    name.priority = key[colon + 2] - '0';
+    key = key.substr(0, colon);
+    colon = key.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+  }
+  const auto digits = key.substr(colon + 1);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  name.partition = std::stoi(std::string(digits));
+  name.topic = std::string(key.substr(0, colon));
+  return name;
+}
+
 std::string encode_message(const Message& message) {
   std::string out;
   std::size_t size = 20 + message.id.size() + message.value.size() + (message.key ? message.key->size() + 4 : 0);

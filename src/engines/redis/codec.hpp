@@ -19,6 +19,14 @@ namespace mq::engines::redis {
 
 inline constexpr std::string_view message_field = "m";
 
+// Where a stream key ("mq:s:<topic>:<partition>[:p<priority>]") belongs.
+struct StreamName {
+  std::string topic;
+  int partition = 0;
+  int priority = 0;
+};
+std::optional<StreamName> parse_stream_key(std::string_view key);
+
 std::string encode_message(const Message& message);
 // Fills topic-independent fields of `message`; false if `frame` is not a version-1 frame.
 bool decode_message(std::string_view frame, Message& message);
@@ -34,9 +42,11 @@ inline std::string topic_meta(std::string_view topic) { return "mq:topic:" + std
 inline std::string stream(std::string_view topic, int partition) {
   return "mq:s:" + std::string(topic) + ":" + std::to_string(partition);
 }
+// Priority lanes: messages of priority 1..9 go to a stream of their own per partition.
 inline std::string lane(std::string_view topic, int partition, int priority) {
   return priority == 0 ? stream(topic, partition) : stream(topic, partition) + ":p" + std::to_string(priority);
 }
+inline std::string lane_field(int priority) { return "lane" + std::to_string(priority); }
 inline std::string group_streams(std::string_view group) { return "mq:g:" + std::string(group) + ":streams"; }
 inline std::string group_members(std::string_view group) { return "mq:g:" + std::string(group) + ":members"; }
 // Exists while the member is alive (refreshed by the engine's heartbeat).

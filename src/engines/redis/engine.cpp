@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <random>
 
 #include "core/logging.hpp"
@@ -34,7 +35,7 @@ std::string delay_token(const std::string& message_id) {
 RedisEngine::RedisEngine(Settings settings)
     : settings_(std::move(settings)),
       capabilities_{.engine = "redis", .durable = true, .multi_process = true, .native_delay = true,
-                    .priority = false, .offsets = false, .server = true},
+                    .priority = true, .offsets = false, .server = true},
       pool_(settings_.address, settings_.pool_size) {
   pool_.acquire()->ensure();  // an unreachable server is an error here (C26), not at first use
   dedup_ = make_dedup_store(*this);
@@ -53,7 +54,7 @@ std::shared_ptr<core::DedupStore> RedisEngine::dedup_store() { return dedup_; }
 
 Args RedisEngine::append_command(core::Envelope& envelope, const TopicEntry& topic, std::int64_t now_ms) {
   const Message& message = envelope.message;
-  const std::string stream = keys::stream(message.topic, message.partition);
+  const std::string stream = keys::lane(message.topic, message.partition, message.priority);
   if (envelope.due != TimePoint{}) {
     return delay_add_script().command({keys::delay_due, keys::delay_payload},
                                       {delay_token(message.id), std::to_string(due_ms(envelope.due)),
@@ -79,7 +80,8 @@ void RedisEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendCa
   }
   const TimePoint now = Clock::now();
   std::vector<Args> commands;
-  std::vector<std::size_t> owners;  // commands[k] stores batch[owners[k]]
+  std::vector<std::size_t> owners;  // commands[k] stores batch[owners[k]]; npos: a lane registration
+  std::map<std::pair<std::string, int>, std::size_t> new_lanes;  // (topic, priority) -> its command
   commands.reserve(batch.size());
   owners.reserve(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -112,6 +114,16 @@ void RedisEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendCa
       } else {
         batch[i].due = TimePoint{};
       }
+      message.priority = std::clamp(message.priority, 0, 9);
+      if (message.priority > 0 && !topic->lanes.count(message.priority) &&
+          !new_lanes.count({message.topic, message.priority})) {
+        // Registered before the first XADD into the lane, in the same pipeline, so that
+        // subscribers find the lane before they could miss anything in it.
+        new_lanes.emplace(std::pair{message.topic, message.priority}, commands.size());
+        commands.push_back(register_lane_script().command({keys::topic_meta(message.topic), keys::topics_version},
+                                                          {keys::lane_field(message.priority)}));
+        owners.push_back(std::string::npos);
+      }
       commands.push_back(append_command(batch[i], *topic, to_ms(now)));
       owners.push_back(i);
     } catch (const Error& error) {
@@ -125,7 +137,14 @@ void RedisEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendCa
       auto connection = pool_.acquire();
       replies = connection->pipeline(commands, failure);
     }
+    for (const auto& [lane, k] : new_lanes) {
+      if (k < replies.size() && !replies[k].is_error()) {
+        std::lock_guard lock(topics_mutex_);
+        if (auto it = topics_.find(lane.first); it != topics_.end()) it->second.lanes.emplace(lane.second, 0);
+      }
+    }
     for (std::size_t k = 0; k < commands.size(); ++k) {
+      if (owners[k] == std::string::npos) continue;
       auto& result = results[owners[k]];
       if (k >= replies.size()) {
         // Sent or not, its outcome is unknown: an error, never a silent loss.

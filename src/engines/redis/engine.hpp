@@ -52,8 +52,18 @@ struct TopicEntry {
   std::int64_t created_ms = 0;    // Redis TIME when it was registered
   std::int64_t retention_ms = 0;  // MINID trimming; 0: none
   std::uint64_t maxlen = 0;       // MAXLEN trimming; 0: none
+  std::map<int, std::int64_t> lanes;  // priority 1..9 -> when its lane streams were registered
   std::shared_ptr<std::atomic<std::uint64_t>> round_robin = std::make_shared<std::atomic<std::uint64_t>>(0);
 };
+
+// One stream of a topic: a partition's base stream (priority 0) or a priority lane.
+struct StreamRef {
+  std::string key;
+  int partition = 0;
+  int priority = 0;
+  std::int64_t created_ms = 0;  // when the topic (base) or the lane was registered
+};
+std::vector<StreamRef> streams_of(const std::string& topic, const TopicEntry& entry);
 
 class RedisEngine final : public core::Engine {
  public:
@@ -109,6 +119,7 @@ class RedisEngine final : public core::Engine {
 
 // The Lua scripts (scripts.cpp); each documents its keys and arguments.
 const Script& register_topic_script();
+const Script& register_lane_script();
 const Script& delay_add_script();
 const Script& delay_move_script();
 const Script& reclaim_script();

@@ -25,6 +25,19 @@ return {created, redis.call('HGETALL', KEYS[2])}
   return script;
 }
 
+// KEYS: mq:topic:<name>, mq:topics:v. ARGV: lane field ("lane<priority>"). Records when
+// the topic's lane of that priority was first used (subscribers then read its streams).
+const Script& register_lane_script() {
+  static const Script script(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local t = redis.call('TIME')
+local now = string.format('%.0f', t[1] * 1000 + math.floor(t[2] / 1000))
+if redis.call('HSETNX', KEYS[1], ARGV[1], now) == 1 then redis.call('INCR', KEYS[2]) end
+return 1
+)lua");
+  return script;
+}
+
 // KEYS: mq:delay, mq:delay:m. ARGV: token, due ms, payload ("<stream>\n<frame>").
 const Script& delay_add_script() {
   static const Script script(R"lua(

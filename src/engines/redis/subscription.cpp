@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
 
 #include "core/logging.hpp"
@@ -67,17 +68,17 @@ void RedisSubscription::refresh(Connection& connection, bool force) {
   std::vector<Args> commands;
   for (const auto& [name, entry] : topics) {
     if (!filter_.matches(name)) continue;
-    // "latest" for a topic created after this member joined means all of it (as in the
-    // memory engine), else a pattern subscriber would miss every new topic's first messages.
-    const bool from_start = start_ == StartPosition::earliest || entry.created_ms > joined_ms_;
-    for (int p = 0; p < entry.partitions; ++p) {
-      auto key = keys::stream(name, p);
-      if (!streams_.count(key)) {
-        // The first member to create the group fixes its start for everyone (BUSYGROUP after).
-        commands.push_back(Args{"XGROUP", "CREATE", key, group_, from_start ? "0" : "$", "MKSTREAM"});
-        commands.push_back(Args{"SADD", keys::group_streams(group_), key});
+    for (auto& stream : streams_of(name, entry)) {
+      if (!streams_.count(stream.key)) {
+        // "latest" for a topic (or lane) created after this member joined means all of it
+        // (as in the memory engine), else a pattern subscriber would miss every new
+        // topic's first messages. The first member to create the group fixes its start
+        // for everyone (BUSYGROUP after).
+        const bool from_start = start_ == StartPosition::earliest || stream.created_ms > joined_ms_;
+        commands.push_back(Args{"XGROUP", "CREATE", stream.key, group_, from_start ? "0" : "$", "MKSTREAM"});
+        commands.push_back(Args{"SADD", keys::group_streams(group_), stream.key});
       }
-      wanted.emplace(std::move(key), StreamInfo{name, p});
+      wanted.emplace(std::move(stream.key), StreamInfo{name, stream.partition});
     }
   }
   Status failure;
@@ -127,6 +128,10 @@ void RedisSubscription::buffer_entries(const std::string& stream, const redisRep
     buffered.message.offset = -1;  // stream ids are not offsets (README.md)
     buffer_.push_back(std::move(buffered));
   }
+  // Priority lanes: what is buffered goes out highest priority first (stable: each
+  // stream's entries stay in stream order).
+  std::stable_sort(buffer_.begin(), buffer_.end(),
+                   [](const Buffered& a, const Buffered& b) { return a.message.priority > b.message.priority; });
   lock.unlock();
   if (skipped.empty()) return;
   std::lock_guard acks(ack_mutex_);  // lock order: never under held_mutex_

@@ -46,6 +46,7 @@ class RedisSubscription final : public core::Subscription {
     std::string topic;
     int partition = 0;
   };
+  // The buffer in delivery order: higher priority first, then as read.
   // A delivered entry not yet handed to the consumer runtime.
   struct Buffered {
     Message message;
