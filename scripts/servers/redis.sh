@@ -8,7 +8,11 @@
 #   redis.sh up DIR      serve again on the same port with the same data
 #
 # AOF with appendfsync always: an acknowledged write survives a server kill (C25).
+# MQ_REDIS_APPENDFSYNC=everysec|no overrides it (benchmarks that measure the client,
+# not the disk); tests never set it. No automatic AOF rewrite: its fork and compression
+# would land on whatever test or benchmark phase happens to grow the file past the limit.
 set -euo pipefail
+appendfsync=${MQ_REDIS_APPENDFSYNC:-always}
 
 verb=${1:-}
 dir=${2:-}
@@ -23,7 +27,7 @@ is_running() { [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; }
 launch() {
   local port=$1
   redis-server --port "$port" --bind 127.0.0.1 --protected-mode no --save '' \
-    --appendonly yes --appendfsync always --dir "$dir/data" --logfile "$dir/redis.log" \
+    --appendonly yes --appendfsync "$appendfsync" --auto-aof-rewrite-percentage 0 --dir "$dir/data" --logfile "$dir/redis.log" \
     --daemonize no >/dev/null 2>&1 &
   local pid=$!
   for _ in $(seq 1 200); do

@@ -82,6 +82,8 @@ void RedisEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendCa
   std::vector<Args> commands;
   std::vector<std::size_t> owners;  // commands[k] stores batch[owners[k]]; npos: a lane registration
   std::map<std::pair<std::string, int>, std::size_t> new_lanes;  // (topic, priority) -> its command
+  std::optional<TopicEntry> topic;  // of the previous message: a batch is mostly one topic
+  const std::string* topic_name = nullptr;
   commands.reserve(batch.size());
   owners.reserve(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -90,7 +92,10 @@ void RedisEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendCa
     try {
       // Internal topics (dead letters, retries) are always created on demand.
       const bool create = settings_.auto_create_topics || message.topic.starts_with(names::reserved_topic_prefix);
-      const auto topic = this->topic(message.topic, create);
+      if (!topic_name || *topic_name != message.topic) {
+        topic = this->topic(message.topic, create);
+        topic_name = &message.topic;
+      }
       if (!topic) {
         results[i].status = Status(ErrorCode::not_found,
                                    fmt::format("topic '{}' does not exist (auto_create_topics is off)", message.topic));

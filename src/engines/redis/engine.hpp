@@ -36,6 +36,7 @@ struct Settings {
   int default_partitions = 4;
   bool auto_create_topics = true;
   std::size_t pool_size = 4;                  // redis.pool_size: command connections
+  std::size_t prefetch = 256;                 // redis.prefetch: entries a member reads per stream and call
   std::uint64_t maxlen = 0;                   // redis.maxlen: default MAXLEN ~ per stream; 0: none
   milliseconds member_ttl{5'000};             // redis.member_ttl: a silent member is dead after this
   milliseconds heartbeat{1'000};              // how often live members are refreshed

@@ -17,6 +17,8 @@ using std::chrono::steady_clock;
 
 constexpr milliseconds refresh_interval{500};  // new topics for patterns: well within C10's 5 s
 constexpr std::size_t reclaim_limit = 256;     // entries taken over per dead consumer and stream per round
+constexpr std::size_t ack_batch = 128;         // queued acks that start a flush
+constexpr milliseconds ack_linger{2};          // the longest an ack waits for others to share its XACK
 
 // Unique among every member of every process: host, pid and a random part (pids repeat).
 std::string consumer_name() {
@@ -167,7 +169,10 @@ void RedisSubscription::reclaim(Connection& connection) {
 }
 
 void RedisSubscription::read_new(std::size_t max, std::chrono::milliseconds block) {
-  read_command_[5] = std::to_string(std::max<std::size_t>(max, 1));
+  // Reads ahead of what the runtime asked for: the rest waits in buffer_ (delivered to
+  // this member in Redis's eyes, so taken over by others if it dies), which keeps round
+  // trips per message low when the runtime asks for a few at a time.
+  read_command_[5] = std::to_string(std::max(max, engine_.settings().prefetch));
   read_command_[7] = std::to_string(std::max<long long>(block.count(), 1));
   reader_.set_read_timeout(block + engine_.settings().address.command_timeout);
   reader_.ensure();
@@ -267,6 +272,11 @@ void RedisSubscription::ack(const core::Record& record) {
     pending_acks_[it->second.first].push_back(it->second.second);
     held_.erase(it->second);
     in_flight_.erase(it);
+    // Batched commits (the engine contract allows them): an ack goes out with the next
+    // flush, which an ack starts once enough are queued or some time has passed, and
+    // every poll() and close() starts too. So an ack waits at most ack_linger, or one
+    // poll interval when it is the last of a burst.
+    if (++queued_acks_ < ack_batch && steady_clock::now() - last_flush_ < ack_linger) return;
   }
   flush_acks();
 }
@@ -280,6 +290,8 @@ void RedisSubscription::flush_acks() {
   while (!pending_acks_.empty()) {
     auto batch = std::move(pending_acks_);
     pending_acks_.clear();
+    queued_acks_ = 0;
+    last_flush_ = steady_clock::now();
     lock.unlock();
     std::vector<Args> commands;
     for (auto& [stream, ids] : batch) {

@@ -92,6 +92,8 @@ class RedisSubscription final : public core::Subscription {
   std::mutex ack_mutex_;
   std::condition_variable ack_idle_;
   std::map<std::string, std::vector<std::string>> pending_acks_;  // stream -> ids
+  std::size_t queued_acks_ = 0;
+  std::chrono::steady_clock::time_point last_flush_{};
   bool flushing_ = false;
 
   std::mutex wake_mutex_;

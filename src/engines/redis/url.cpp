@@ -62,6 +62,8 @@ Settings settings_from(const core::EngineUrl& url, const Config& config) {
       address.password = value;
     } else if (name == "pool_size") {
       settings.pool_size = static_cast<std::size_t>(std::max<long long>(number(url.redacted, key, value), 1));
+    } else if (name == "prefetch") {
+      settings.prefetch = static_cast<std::size_t>(std::max<long long>(number(url.redacted, key, value), 1));
     } else if (name == "maxlen") {
       settings.maxlen = static_cast<std::uint64_t>(number(url.redacted, key, value));
     } else if (name == "member_ttl") {
@@ -77,7 +79,7 @@ Settings settings_from(const core::EngineUrl& url, const Config& config) {
       bad(url.redacted, fmt::format("'{}' must be group or seed, not '{}'", key, value));
     } else {
       bad(url.redacted, fmt::format("unknown engine property '{}' (known: redis.user, redis.password, "
-                                    "redis.pool_size, redis.maxlen, redis.member_ttl, redis.visibility_timeout, "
+                                    "redis.pool_size, redis.prefetch, redis.maxlen, redis.member_ttl, redis.visibility_timeout, "
                                     "redis.command_timeout, redis.dedup_layout)", key));
     }
   }
