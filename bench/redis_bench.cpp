@@ -2,7 +2,7 @@
 // redis-server it starts itself with scripts/servers/redis.sh (AOF, appendfsync always).
 //
 //   redis_bench [--messages N] [--latency M] [--repeat R] [--appendfsync always|everysec|no]
-//               [--side raw|mq|both]   (one side alone prints nothing: for profiling)
+//               [--side raw|mq|both]   (one side alone: its throughput only, for profiling)
 //
 // --appendfsync (default always, the durable setting the tests use) is the server's AOF
 // policy; with `no` the disk drops out and the figures compare the clients themselves.
@@ -14,9 +14,12 @@
 //   latency  M round trips, one message at a time (the next is sent when the previous
 //            arrived): raw = XADD, with a reader blocked in XREADGROUP then XACK;
 //            mq = Producer::send with a Consumer waiting. Send call to handler start.
-// Throughput figures are the median of R passes. The mq side uses only <mq/mq.hpp>.
+// Throughput figures are the median of R passes (by wall time), with the client
+// process's CPU µs per message in that pass (all its threads; the server is another
+// process). The mq side uses only <mq/mq.hpp>.
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -110,6 +113,24 @@ class Raw {
 
 int pass = 0;
 double seconds_since(SteadyClock::time_point start) { return Seconds(SteadyClock::now() - start).count(); }
+
+// CPU time of this process (every thread; the server is another process).
+double cpu_seconds() {
+  timespec now{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+// One measured phase: wall seconds and client CPU seconds.
+struct Timing {
+  double wall = 0, cpu = 0;
+};
+template <typename Work>
+Timing timed(Work&& work) {
+  const double cpu = cpu_seconds();
+  const double wall = work();
+  return Timing{wall, cpu_seconds() - cpu};
+}
 
 double raw_produce(int port, const std::string& stream, std::size_t count) {
   Raw raw(port);
@@ -242,8 +263,9 @@ std::vector<double> mq_latency(mq::Client& client, std::size_t count) {
   return latencies;
 }
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
+// The median pass by wall time.
+Timing median(std::vector<Timing> values) {
+  std::sort(values.begin(), values.end(), [](const Timing& a, const Timing& b) { return a.wall < b.wall; });
   return values[values.size() / 2];
 }
 
@@ -251,9 +273,10 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(p * static_cast<double>(sorted.size())))];
 }
 
-void row(const char* what, std::size_t count, double raw, double mq) {
-  std::printf("| %-38s | %12.0f | %12.0f | %5.1f%% |\n", what, static_cast<double>(count) / raw,
-              static_cast<double>(count) / mq, 100.0 * raw / mq);
+void row(const char* what, std::size_t count, Timing raw, Timing mq) {
+  const double n = static_cast<double>(count);
+  std::printf("| %-38s | %11.0f | %11.0f | %5.1f%% | %8.2f | %8.2f |\n", what, n / raw.wall, n / mq.wall,
+              100.0 * raw.wall / mq.wall, 1e6 * raw.cpu / n, 1e6 * mq.cpu / n);
 }
 
 }  // namespace
@@ -277,7 +300,7 @@ int main(int argc, char** argv) {
   try {
     Server server;
     mq::Client client(config_for(server.url()));
-    std::vector<double> raw_put, raw_get, mq_put, mq_get;
+    std::vector<Timing> raw_put, raw_get, mq_put, mq_get;
     for (int r = 0; r < settings.repeat; ++r) {
       // Alternate which side goes first: the server's state (memory, AOF size) grows
       // through the run and must not always favour the same side.
@@ -285,13 +308,13 @@ int main(int argc, char** argv) {
       const std::string topic = "bench.events." + std::to_string(pass);
       auto raw_pass = [&] {
         if (settings.side == "mq") return;
-        raw_put.push_back(raw_produce(server.port(), stream, settings.messages));
-        raw_get.push_back(raw_consume(server.port(), stream, settings.messages));
+        raw_put.push_back(timed([&] { return raw_produce(server.port(), stream, settings.messages); }));
+        raw_get.push_back(timed([&] { return raw_consume(server.port(), stream, settings.messages); }));
       };
       auto mq_pass = [&] {
         if (settings.side == "raw") return;
-        mq_put.push_back(mq_produce(client, topic, settings.messages));
-        mq_get.push_back(mq_consume(client, topic, settings.messages));
+        mq_put.push_back(timed([&] { return mq_produce(client, topic, settings.messages); }));
+        mq_get.push_back(timed([&] { return mq_consume(client, topic, settings.messages); }));
       };
       if (r % 2 == 0) {
         raw_pass();
@@ -301,13 +324,19 @@ int main(int argc, char** argv) {
         raw_pass();
       }
     }
-    if (settings.side != "both") return 0;
+    if (settings.side != "both") {
+      for (const auto* times : {&raw_put, &raw_get, &mq_put, &mq_get}) {
+        if (!times->empty()) std::printf("%.0f msgs/s\n", static_cast<double>(settings.messages) / median(*times).wall);
+      }
+      return 0;
+    }
     const auto raw_lat = raw_latency(server.port(), settings.latency);
     const auto mq_lat = mq_latency(client, settings.latency);
     std::printf("redis_bench: %zu messages of %zu bytes, median of %d; %zu latency round trips; appendfsync %s\n\n",
                 settings.messages, value_bytes, settings.repeat, settings.latency, settings.appendfsync.c_str());
-    std::printf("| %-38s | %12s | %12s | %6s |\n", "throughput (msgs/s)", "raw hiredis", "mq", "mq/raw");
-    std::printf("|---|---:|---:|---:|\n");
+    std::printf("| %-38s | %11s | %11s | %6s | %8s | %8s |\n", "throughput (msgs/s)", "raw hiredis", "mq", "mq/raw",
+                "raw CPU", "mq CPU");
+    std::printf("|---|---:|---:|---:|---:|---:|\n");
     row("produce (pipelined XADD / send_batch)", settings.messages, median(raw_put), median(mq_put));
     row("consume (XREADGROUP+XACK / Consumer)", settings.messages, median(raw_get), median(mq_get));
     std::printf("\n| %-38s | %12s | %12s | %6s |\n", "end-to-end latency (µs)", "raw hiredis", "mq", "mq-raw");

@@ -98,17 +98,23 @@ void RedisSubscription::refresh(Connection& connection, bool force) {
   read_command_.insert(read_command_.end(), streams_.size(), ">");
 }
 
-void RedisSubscription::buffer_entries(const std::string& stream, const redisReply* entries) {
+const std::string* RedisSubscription::intern(const std::string& stream) {
+  return &*stream_names_.insert(stream).first;
+}
+
+void RedisSubscription::buffer_entries(const std::string& stream, const redisReply* entries,
+                                       const std::set<EntryId>* skip) {
   const auto info = streams_.find(stream);
   if (is_nil(entries) || entries->type != REDIS_REPLY_ARRAY) return;
+  const std::string* name = intern(stream);
   std::vector<std::string> skipped;
+  bool prioritized = false;
   std::unique_lock lock(held_mutex_);
   for (std::size_t i = 0; i < entries->elements; ++i) {
     const redisReply* entry = entries->element[i];
     if (is_nil(entry) || entry->elements != 2) continue;  // deleted (trimmed) meanwhile
-    std::string id(text_of(entry->element[0]));
-    if (!held_.emplace(stream, id).second) continue;  // already ours, buffered or in flight
-    Buffered buffered{Message{}, stream, std::move(id)};
+    Buffered buffered{Message{}, name, std::string(text_of(entry->element[0]))};
+    if (skip && skip->count({name, buffered.id})) continue;  // already ours, buffered or in flight
     const redisReply* fields = entry->element[1];
     bool decoded = false;
     for (std::size_t f = 0; !is_nil(fields) && f + 1 < fields->elements; f += 2) {
@@ -121,23 +127,25 @@ void RedisSubscription::buffer_entries(const std::string& stream, const redisRep
       // rather than let it come back forever.
       core::log(LogLevel::error, "redis: group '{}': skipping entry {} of {}: not an mq message", group_,
                 buffered.id, stream);
-      held_.erase({stream, buffered.id});
       skipped.push_back(std::move(buffered.id));
       continue;
     }
     buffered.message.topic = info->second.topic;
     buffered.message.partition = info->second.partition;
     buffered.message.offset = -1;  // stream ids are not offsets (README.md)
+    prioritized = prioritized || buffered.message.priority > 0;
     buffer_.push_back(std::move(buffered));
   }
   // Priority lanes: what is buffered goes out highest priority first (stable: each
   // stream's entries stay in stream order).
-  std::stable_sort(buffer_.begin(), buffer_.end(),
-                   [](const Buffered& a, const Buffered& b) { return a.message.priority > b.message.priority; });
+  if (prioritized) {
+    std::stable_sort(buffer_.begin(), buffer_.end(),
+                     [](const Buffered& a, const Buffered& b) { return a.message.priority > b.message.priority; });
+  }
   lock.unlock();
   if (skipped.empty()) return;
   std::lock_guard acks(ack_mutex_);  // lock order: never under held_mutex_
-  auto& queued = pending_acks_[stream];
+  auto& queued = pending_acks_[name];
   queued.insert(queued.end(), skipped.begin(), skipped.end());
 }
 
@@ -159,11 +167,17 @@ void RedisSubscription::reclaim(Connection& connection) {
   }
   Status failure;
   const auto replies = connection.pipeline(commands, failure);
+  std::set<EntryId> held;  // XAUTOCLAIM may return what this member holds already
+  {
+    std::lock_guard lock(held_mutex_);
+    for (const auto& [token, entry] : in_flight_) held.insert(entry);
+    for (const auto& buffered : buffer_) held.emplace(buffered.stream, buffered.id);
+  }
   for (std::size_t i = 0; i < replies.size(); ++i) {
     if (replies[i].is_error()) continue;  // NOGROUP: the topic was deleted; refresh drops it
     const bool autoclaim = commands[i].front() == "XAUTOCLAIM";
-    if (autoclaim && replies[i].size() >= 2) buffer_entries(targets[i], replies[i].element(1));
-    if (!autoclaim) buffer_entries(targets[i], replies[i].get());
+    if (autoclaim && replies[i].size() >= 2) buffer_entries(targets[i], replies[i].element(1), &held);
+    if (!autoclaim) buffer_entries(targets[i], replies[i].get(), &held);
   }
   if (!failure.ok()) throw Error(failure);
 }
@@ -213,7 +227,7 @@ std::vector<core::Record> RedisSubscription::take(std::size_t max) {
   while (!buffer_.empty() && records.size() < max) {
     auto& front = buffer_.front();
     const auto token = next_token_++;
-    in_flight_.emplace(token, EntryId{std::move(front.stream), std::move(front.id)});
+    in_flight_.emplace(token, EntryId{front.stream, std::move(front.id)});
     records.push_back(core::Record{std::move(front.message), token});
     buffer_.pop_front();
   }
@@ -269,8 +283,7 @@ void RedisSubscription::ack(const core::Record& record) {
     std::lock_guard lock(held_mutex_);
     auto it = in_flight_.find(record.token);
     if (it == in_flight_.end()) return;  // not ours (acked twice)
-    pending_acks_[it->second.first].push_back(it->second.second);
-    held_.erase(it->second);
+    pending_acks_[it->second.first].push_back(std::move(it->second.second));
     in_flight_.erase(it);
     // Batched commits (the engine contract allows them): an ack goes out with the next
     // flush, which an ack starts once enough are queued or some time has passed, and
@@ -295,7 +308,7 @@ void RedisSubscription::flush_acks() {
     lock.unlock();
     std::vector<Args> commands;
     for (auto& [stream, ids] : batch) {
-      Args command{"XACK", stream, group_};
+      Args command{"XACK", *stream, group_};
       command.insert(command.end(), ids.begin(), ids.end());
       commands.push_back(std::move(command));
     }

@@ -47,21 +47,25 @@ class RedisSubscription final : public core::Subscription {
     int partition = 0;
   };
   // The buffer in delivery order: higher priority first, then as read.
+  // Stream keys, interned: entries refer to their stream by a pointer into this set
+  // (nodes never move; only the polling thread inserts, and nothing is erased).
+  const std::string* intern(const std::string& stream);
   // A delivered entry not yet handed to the consumer runtime.
   struct Buffered {
     Message message;
-    std::string stream;
+    const std::string* stream;
     std::string id;
   };
-  using EntryId = std::pair<std::string, std::string>;  // stream key, entry id
+  using EntryId = std::pair<const std::string*, std::string>;  // stream, entry id
 
   // Joins the group on the streams of matching topics not yet joined; drops deleted ones.
   void refresh(Connection& connection, bool force);
   // Takes over dead members' entries (and, after the visibility timeout, idle ones).
   void reclaim(Connection& connection);
   void read_new(std::size_t max, std::chrono::milliseconds block);
-  // Buffers the entries of one XREADGROUP/XCLAIM array for `stream`.
-  void buffer_entries(const std::string& stream, const redisReply* entries);
+  // Buffers the entries of one XREADGROUP/XCLAIM array for `stream`. `skip`: entries this
+  // member holds already (a claim may return them), not buffered twice.
+  void buffer_entries(const std::string& stream, const redisReply* entries, const std::set<EntryId>* skip = nullptr);
   std::vector<core::Record> take(std::size_t max);
   // Sends the queued XACKs; what fails stays queued for the next try.
   void flush_acks();
@@ -84,14 +88,15 @@ class RedisSubscription final : public core::Subscription {
   std::chrono::steady_clock::time_point next_refresh_{}, next_reclaim_{};
   bool failing_ = false;  // the last poll failed to reach the server (log once)
 
-  std::mutex held_mutex_;
-  std::set<EntryId> held_;  // buffered or in flight: never buffered twice
+  std::set<std::string> stream_names_;  // see intern()
+
+  std::mutex held_mutex_;  // guards in_flight_ (ack() runs on worker threads)
   std::unordered_map<std::uint64_t, EntryId> in_flight_;
   std::uint64_t next_token_ = 1;
 
   std::mutex ack_mutex_;
   std::condition_variable ack_idle_;
-  std::map<std::string, std::vector<std::string>> pending_acks_;  // stream -> ids
+  std::map<const std::string*, std::vector<std::string>> pending_acks_;  // stream -> ids
   std::size_t queued_acks_ = 0;
   std::chrono::steady_clock::time_point last_flush_{};
   bool flushing_ = false;
