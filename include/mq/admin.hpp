@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "mq/message.hpp"
 #include "mq/options.hpp"
 
 namespace mq {
@@ -44,6 +45,28 @@ struct GroupInfo {
   std::int64_t total_lag() const;
 };
 
+// A message that failed for a group and waits in its dead-letter topic (mq.dlq.<group>).
+struct DeadLetter {
+  Message message;              // as stored: original id, key, value, user headers
+  std::string original_topic;
+  std::string error;            // the last failure's text
+  int attempts = 0;
+  TimePoint failed_at{};
+};
+
+// Which dead letters replay/purge act on: any listed id, any older than older_than
+// (when set), or all.
+struct DeadLetterSelection {
+  std::vector<std::string> ids;
+  milliseconds older_than{0};
+  bool all = false;
+
+  static DeadLetterSelection everything() { return DeadLetterSelection{{}, milliseconds(0), true}; }
+  static DeadLetterSelection by_ids(std::vector<std::string> ids) { return DeadLetterSelection{std::move(ids), milliseconds(0), false}; }
+  static DeadLetterSelection older_than_age(milliseconds age) { return DeadLetterSelection{{}, age, false}; }
+  bool matches(const DeadLetter& letter, TimePoint now) const;
+};
+
 class Admin {
  public:
   // Topic names follow DESIGN.md; "mq." names are reserved (invalid_argument).
@@ -55,6 +78,16 @@ class Admin {
   std::vector<std::string> list_groups();
   // Committed offset, end and lag per partition of every topic the group has committed.
   GroupInfo describe_group(const std::string& group);
+
+  // Dead letters of `group`, oldest first, at most `limit`. Reading, replaying and
+  // purging go through one internal reader group per group (mq.dlq-reader.<group>);
+  // run them from one admin process at a time.
+  std::vector<DeadLetter> list_dead_letters(const std::string& group, std::size_t limit = 10'000);
+  // Sends the selected dead letters back to their original topics (same id, key, value
+  // and user headers) and removes them from the list. Returns how many.
+  std::size_t replay_dead_letters(const std::string& group, const DeadLetterSelection& selection);
+  // Removes the selected dead letters without replaying them. Returns how many.
+  std::size_t purge_dead_letters(const std::string& group, const DeadLetterSelection& selection);
 
  private:
   friend class Client;

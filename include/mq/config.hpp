@@ -27,6 +27,9 @@ struct Config {
   int default_partitions = 4;      // for topics created implicitly or without a count
   bool auto_create_topics = true;  // a send to an unknown topic creates it
   milliseconds connect_timeout{5'000};
+  // Delayed sends go through core's durable scheduler (the mq.delay topic) even when the
+  // engine stores delays itself. Engines without native delay always use it.
+  bool core_delay_scheduler = false;
   LogLevel log_level = LogLevel::warning;
   ProducerOptions producer;
   ConsumerOptions consumer;  // defaults for new consumers (group and topics unused)

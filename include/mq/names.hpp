@@ -21,6 +21,12 @@ inline constexpr std::string_view failed_at_header = "mq-failed-at";        // m
 inline constexpr std::string_view due_header = "mq-due";                    // ms since epoch
 inline constexpr std::string_view priority_header = "mq-priority";          // "0".."9"
 inline constexpr std::string_view group_header = "mq-group";
+// Each dead-lettering gets its own id, so that resolving one (replay, purge) never
+// hides a later dead letter of the same message.
+inline constexpr std::string_view dead_letter_id_header = "mq-dead-letter-id";
+// A marker in a dead-letter topic: the dead letter with this mq-dead-letter-id was
+// replayed or purged (log engines cannot delete single messages).
+inline constexpr std::string_view resolved_header = "mq-resolved";
 // W3C trace context, and the x-trace-id compatibility header the Go services use.
 inline constexpr std::string_view traceparent_header = "traceparent";
 inline constexpr std::string_view trace_id_header = "x-trace-id";
@@ -34,6 +40,10 @@ inline constexpr std::string_view delay_topic = "mq.delay";
 // The dead-letter topic of a consumer group: one per group, for failures from every topic.
 inline std::string dead_letter_topic(std::string_view group) {
   return std::string(dead_letter_prefix) + std::string(group);
+}
+// The internal group through which Admin reads a group's dead letters.
+inline std::string dead_letter_reader_group(std::string_view group) {
+  return "mq.dlq-reader." + std::string(group);
 }
 inline std::string retry_topic(std::string_view group) {
   return std::string(retry_prefix) + std::string(group);

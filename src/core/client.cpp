@@ -2,8 +2,10 @@
 #include "mq/client.hpp"
 
 #include <algorithm>
+#include <mutex>
 
 #include "core/consumer_runtime.hpp"
+#include "core/delay_scheduler.hpp"
 #include "core/engine.hpp"
 #include "core/producer_impl.hpp"
 #include "core/validate.hpp"
@@ -14,6 +16,19 @@ namespace mq {
 struct Client::State {
   Config config;
   std::shared_ptr<core::Engine> engine;
+  std::mutex scheduler_mutex;
+  std::shared_ptr<core::DelayScheduler> scheduler;  // started by the first consumer
+
+  bool core_delay() const { return config.core_delay_scheduler || !engine->capabilities().native_delay; }
+  // Consumers are where delayed messages must arrive, so each consuming Client runs a
+  // scheduler member; a producer-only process (which may be killed right after its
+  // sends, C19) holds none.
+  std::shared_ptr<core::DelayScheduler> scheduler_for_consumers() {
+    if (!core_delay()) return nullptr;
+    std::lock_guard lock(scheduler_mutex);
+    if (!scheduler) scheduler = std::make_shared<core::DelayScheduler>(engine);
+    return scheduler;
+  }
 };
 
 Client::Client(Config config) : Client(config.url, config) {}
@@ -32,11 +47,13 @@ Client::~Client() = default;
 Producer Client::producer() { return producer(state_->config.producer); }
 
 Producer Client::producer(ProducerOptions options) {
-  return Producer(std::make_shared<core::ProducerImpl>(state_->engine, options));
+  return Producer(std::make_shared<core::ProducerImpl>(state_->engine, options, state_->core_delay()));
 }
 
 Consumer Client::consumer(ConsumerOptions options, Handler handler) {
-  return Consumer(std::make_shared<core::ConsumerRuntime>(state_->engine, std::move(options), std::move(handler)));
+  auto scheduler = state_->scheduler_for_consumers();
+  return Consumer(std::make_shared<core::ConsumerRuntime>(state_->engine, std::move(options), std::move(handler),
+                                                          std::move(scheduler)));
 }
 
 Consumer Client::consumer(std::string group, std::vector<std::string> topics, Handler handler) {
@@ -121,6 +138,8 @@ std::vector<TopicInfo> Admin::list_topics(bool include_internal) {
 
 std::vector<std::string> Admin::list_groups() {
   auto groups = engine_->list_groups();
+  // mq's own groups (mq.scheduler, dead-letter readers) are not the user's.
+  std::erase_if(groups, [](const std::string& group) { return group.starts_with(names::reserved_topic_prefix); });
   std::sort(groups.begin(), groups.end());
   return groups;
 }

@@ -161,6 +161,7 @@ const std::vector<Setting>& config_settings() {
       int_setting("default_partitions", [](auto& c) -> auto& { return c.default_partitions; }, 1, 10000),
       bool_setting("auto_create_topics", [](auto& c) -> auto& { return c.auto_create_topics; }),
       duration_setting("connect_timeout", [](auto& c) -> auto& { return c.connect_timeout; }),
+      bool_setting("core_delay_scheduler", [](auto& c) -> auto& { return c.core_delay_scheduler; }),
       enum_setting("log_level", [](auto& c) -> auto& { return c.log_level; }, level_names),
       enum_setting("producer.acks", [](auto& c) -> auto& { return c.producer.acks; }, acks_names),
       duration_setting("producer.linger", [](auto& c) -> auto& { return c.producer.linger; }),

@@ -39,10 +39,12 @@ std::string order_key_of(const Message& message, bool ordered) {
 
 }  // namespace
 
-ConsumerRuntime::ConsumerRuntime(std::shared_ptr<Engine> engine, ConsumerOptions options, Handler handler)
+ConsumerRuntime::ConsumerRuntime(std::shared_ptr<Engine> engine, ConsumerOptions options, Handler handler,
+                                 std::shared_ptr<void> keep_alive)
     : engine_(std::move(engine)),
       options_(std::move(options)),
       handler_(std::move(handler)),
+      keep_alive_(std::move(keep_alive)),
       max_in_flight_(static_cast<std::size_t>(std::max(options_.max_in_flight, 1))) {
   validate_options(options_);
   if (!handler_) throw Error(ErrorCode::invalid_argument, "consumer: no handler given");

@@ -25,7 +25,10 @@ namespace mq::core {
 class ConsumerRuntime {
  public:
   // Joins the group and starts the threads. Throws on invalid options.
-  ConsumerRuntime(std::shared_ptr<Engine> engine, ConsumerOptions options, Handler handler);
+  // `keep_alive` (core's delay scheduler, when the engine needs one) lives at least as
+  // long as this consumer.
+  ConsumerRuntime(std::shared_ptr<Engine> engine, ConsumerOptions options, Handler handler,
+                  std::shared_ptr<void> keep_alive = nullptr);
   // Stops (stop_timeout) if still running, then waits for every thread.
   ~ConsumerRuntime();
 
@@ -47,6 +50,7 @@ class ConsumerRuntime {
   const std::shared_ptr<Engine> engine_;
   const ConsumerOptions options_;
   const Handler handler_;
+  const std::shared_ptr<void> keep_alive_;
   std::unique_ptr<Subscription> subscription_;
   // Shared by ackers, exclusive for close: no ack reaches a closed subscription.
   std::shared_mutex subscription_guard_;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "core/message_id.hpp"
 #include "mq/names.hpp"
 
 namespace mq::core {
@@ -25,6 +26,7 @@ Message make_dead_letter(const Message& failed, std::string_view group, std::str
   letter.headers.set(names::error_header, std::string(error.substr(0, max_error_bytes)));
   letter.headers.set(names::attempt_header, std::to_string(attempts));
   letter.headers.set(names::group_header, std::string(group));
+  letter.headers.set(names::dead_letter_id_header, new_message_id());
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch());
   letter.headers.set(names::failed_at_header, std::to_string(now.count()));
   return letter;

@@ -4,6 +4,7 @@
 
 #include <future>
 
+#include "core/delay_scheduler.hpp"
 #include "core/logging.hpp"
 #include "core/message_id.hpp"
 #include "core/tracing.hpp"
@@ -11,8 +12,8 @@
 
 namespace mq::core {
 
-ProducerImpl::ProducerImpl(std::shared_ptr<Engine> engine, ProducerOptions options)
-    : engine_(std::move(engine)), options_(options), sender_([this] { sender_loop(); }) {}
+ProducerImpl::ProducerImpl(std::shared_ptr<Engine> engine, ProducerOptions options, bool core_delay)
+    : engine_(std::move(engine)), options_(options), core_delay_(core_delay), sender_([this] { sender_loop(); }) {}
 
 ProducerImpl::~ProducerImpl() { close(); }
 
@@ -56,13 +57,24 @@ std::vector<AppendResult> ProducerImpl::append_and_wait(std::vector<Envelope> ba
 Receipt ProducerImpl::send(Message message, TimePoint due) {
   std::vector<Envelope> batch;
   batch.push_back(prepare(std::move(message), due));
-  if (due != TimePoint{} && !engine_->capabilities().native_delay) {
-    throw Error(ErrorCode::not_supported,
-                fmt::format("engine '{}' has no delayed delivery", engine_->capabilities().engine));
+  const bool delayed = due != TimePoint{};
+  // Through core's scheduler the message is stored in mq.delay for now; the receipt
+  // names the topic it goes to.
+  std::string topic;
+  if (delayed && core_delay_) {
+    topic = batch.front().message.topic;
+    batch.front() = to_delay_envelope(std::move(batch.front()));
   }
   auto results = append_and_wait(std::move(batch));
   if (!results.front().status.ok()) throw Error(results.front().status);
-  return std::move(results.front().receipt);
+  auto receipt = std::move(results.front().receipt);
+  if (delayed) receipt.due = due;
+  if (!topic.empty()) {
+    receipt.topic = topic;
+    receipt.partition = -1;
+    receipt.offset = -1;
+  }
+  return receipt;
 }
 
 std::vector<Receipt> ProducerImpl::send_batch(std::vector<Message> messages) {

@@ -20,7 +20,8 @@ namespace mq::core {
 
 class ProducerImpl {
  public:
-  ProducerImpl(std::shared_ptr<Engine> engine, ProducerOptions options);
+  // core_delay: delayed sends go to core's scheduler (DelayScheduler), not the engine.
+  ProducerImpl(std::shared_ptr<Engine> engine, ProducerOptions options, bool core_delay);
   ~ProducerImpl();
 
   Receipt send(Message message, TimePoint due);
@@ -49,6 +50,7 @@ class ProducerImpl {
 
   const std::shared_ptr<Engine> engine_;
   const ProducerOptions options_;
+  const bool core_delay_;
 
   std::atomic<bool> closed_{false};
   std::mutex mutex_;

@@ -1,4 +1,4 @@
-// C08 and C12 with separate processes (engines with the multi_process capability).
+// C08, C12 and C19 with separate processes (engines with the multi_process capability).
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
+#include <mutex>
 
 #include "harness.hpp"
 
@@ -14,7 +16,10 @@ extern char** environ;
 namespace mq::conformance {
 namespace {
 
-class Processes : public ConformanceTest {};
+class Processes : public ConformanceTest {
+ protected:
+  void check_durable_delay(bool core_scheduler);
+};
 
 // A running mq_conformance_peer; killed (SIGKILL) if still running when destroyed.
 class Peer {
@@ -133,6 +138,66 @@ TEST_P(Processes, C12_KilledConsumerLosesNothingAndRepeatsNoAck) {
   std::vector<int> expected(50);
   for (int i = 0; i < 50; ++i) expected[static_cast<std::size_t>(i)] = 50 + i;
   EXPECT_EQ(values, expected);
+}
+
+// C19: a producer process sends 100 delayed messages and is killed; a consumer started
+// afterwards gets all 100, once each, none before its due time.
+void Processes::check_durable_delay(bool core_scheduler) {
+  constexpr int count = 100;
+  const auto name = topic("durable-delay");
+  const auto log = ::testing::TempDir() + unique("peer-log");
+  {
+    Peer producer({"produce-delayed", url(), name, log, std::to_string(count), core_scheduler ? "1" : "0"});
+    ASSERT_TRUE(producer.started());
+    ASSERT_TRUE(wait_until([&] { return file_contains(log, "#sent"); }, 60s)) << "the producer did not finish";
+    producer.signal(SIGKILL);
+    producer.wait_exit();
+  }
+  std::map<std::string, std::int64_t> due_ms;
+  for (const auto& line : read_lines(log)) {
+    const auto space = line.find(' ');
+    due_ms[line.substr(0, space)] = std::stoll(line.substr(space + 1));
+  }
+  ASSERT_EQ(due_ms.size(), static_cast<std::size_t>(count));
+
+  auto config = test_config();
+  config.core_delay_scheduler = core_scheduler;
+  Client consumer_side(config);
+  std::mutex mutex;
+  std::map<std::string, std::int64_t> arrived_ms;
+  Collector collector;
+  auto consumer = consumer_side.consumer(consumer_options(group("durable-delay"), {name}), [&](const Message& m) {
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+    {
+      std::lock_guard lock(mutex);
+      arrived_ms.emplace(m.id, now);
+    }
+    collector.add(m);
+    return Outcome::ack();
+  });
+  ASSERT_TRUE(collector.wait_for_total(count, 60s)) << collector.total();
+  EXPECT_FALSE(collector.wait_for_total(count + 1, 500ms)) << "a delayed message arrived twice";
+  consumer.stop();
+  EXPECT_EQ(collector.distinct(), static_cast<std::size_t>(count));
+  std::lock_guard lock(mutex);
+  for (const auto& [id, due] : due_ms) {
+    ASSERT_TRUE(arrived_ms.count(id)) << "lost: " << id;
+    EXPECT_GE(arrived_ms[id], due) << "delivered before its due time: " << id;
+  }
+}
+
+TEST_P(Processes, C19_DurableDelayAcrossProducerCrash) {
+  MQ_REQUIRE_CAPABILITY(multi_process);
+  MQ_REQUIRE_CAPABILITY(durable);
+  check_durable_delay(/*core_scheduler=*/false);
+}
+
+// Engines without native delay went through core's scheduler above already.
+TEST_P(Processes, C19_DurableDelayThroughCoreScheduler) {
+  MQ_REQUIRE_CAPABILITY(multi_process);
+  MQ_REQUIRE_CAPABILITY(durable);
+  MQ_REQUIRE_CAPABILITY(native_delay);
+  check_durable_delay(/*core_scheduler=*/true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, Processes, ::testing::ValuesIn(engine_urls()), engine_name);

@@ -1,4 +1,4 @@
-// C14, C15, C17, C18: retries, dead letters, exceptions, delayed delivery.
+// C14, C15, C17, C18, C22: retries, dead letters, exceptions, delayed delivery, tracing.
 #include <random>
 #include <thread>
 
@@ -7,7 +7,10 @@
 namespace mq::conformance {
 namespace {
 
-class Reliability : public ConformanceTest {};
+class Reliability : public ConformanceTest {
+ protected:
+  void check_delayed_delivery(Client& client);
+};
 
 using SteadyClock = std::chrono::steady_clock;
 
@@ -137,13 +140,13 @@ TEST_P(Reliability, C17_ExceptionsAreFailuresWithTheirText) {
   EXPECT_EQ(handled.total(), 10u);
 }
 
-TEST_P(Reliability, C18_DelayedDeliveryWithinItsWindow) {
-  MQ_REQUIRE_CAPABILITY(native_delay);
+// C18's scenario on `client`: two sends due in 2 s, then 1,000 with delays of 0-3 s.
+void Reliability::check_delayed_delivery(Client& client) {
   const auto name = topic("delayed");
   std::mutex mutex;
   std::map<std::string, Clock::time_point> arrived;
   Collector collector;
-  auto consumer = client().consumer(consumer_options(group("delayed"), {name}), [&](const Message& m) {
+  auto consumer = client.consumer(consumer_options(group("delayed"), {name}), [&](const Message& m) {
     {
       std::lock_guard lock(mutex);
       arrived[m.id] = Clock::now();
@@ -151,7 +154,7 @@ TEST_P(Reliability, C18_DelayedDeliveryWithinItsWindow) {
     collector.add(m);
     return Outcome::ack();
   });
-  auto producer = client().producer();
+  auto producer = client.producer();
   std::map<std::string, Clock::time_point> due;
   const auto start = Clock::now();
   due[producer.send_after(Message(name, "after"), 2s).id] = start + 2s;
@@ -174,6 +177,18 @@ TEST_P(Reliability, C18_DelayedDeliveryWithinItsWindow) {
     EXPECT_GE(delivered, when) << "delivered early";
     EXPECT_LE(delivered, when + 1s) << "delivered more than 1 s late";
   }
+}
+
+TEST_P(Reliability, C18_DelayedDeliveryWithinItsWindow) { check_delayed_delivery(client()); }
+
+// Engines with native delay can also use core's scheduler (Config::core_delay_scheduler);
+// engines without it went through the scheduler in the case above already.
+TEST_P(Reliability, C18_DelayedThroughCoreScheduler) {
+  MQ_REQUIRE_CAPABILITY(native_delay);
+  auto config = test_config();
+  config.core_delay_scheduler = true;
+  Client scheduled(config);
+  check_delayed_delivery(scheduled);
 }
 
 TEST_P(Reliability, C22_TraceContextTravelsWithTheMessage) {
