@@ -30,7 +30,7 @@ launch() {
     --appendonly yes --appendfsync "$appendfsync" --auto-aof-rewrite-percentage 0 --dir "$dir/data" --logfile "$dir/redis.log" \
     --daemonize no >/dev/null 2>&1 &
   local pid=$!
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 600); do  # up to 30 s: `up` replays the AOF before it answers
     if ! kill -0 "$pid" 2>/dev/null; then
       wait "$pid" 2>/dev/null || true
       return 1  # it exited: the port was taken, or a bad setting (see redis.log)
@@ -62,8 +62,9 @@ stop_server() {
 
 case "$verb" in
   start)
-    mkdir -p "$dir/data"
     is_running && stop_server
+    rm -rf "$dir/data"  # a fresh server: earlier runs' data would only slow loading
+    mkdir -p "$dir/data"
     for _ in $(seq 1 20); do
       port=$((20000 + RANDOM % 40000))
       ss -ltnH "sport = :$port" 2>/dev/null | grep -q . && continue

@@ -96,6 +96,15 @@ void RedisSubscription::refresh(Connection& connection, bool force) {
   read_command_ = Args{"XREADGROUP", "GROUP", group_, consumer_, "COUNT", "0", "BLOCK", "0", "STREAMS"};
   for (const auto& [key, info] : streams_) read_command_.push_back(key);
   read_command_.insert(read_command_.end(), streams_.size(), ">");
+  lanes_command_ = Args{"XREADGROUP", "GROUP", group_, consumer_, "COUNT", "0", "STREAMS"};
+  std::size_t lanes = 0;
+  for (const auto& [key, info] : streams_) {
+    if (parse_stream_key(key).value_or(StreamName{}).priority == 0) continue;
+    lanes_command_.push_back(key);
+    ++lanes;
+  }
+  lanes_command_.insert(lanes_command_.end(), lanes, ">");
+  if (lanes == 0) lanes_command_.clear();
 }
 
 const std::string* RedisSubscription::intern(const std::string& stream) {
@@ -221,6 +230,18 @@ void RedisSubscription::read_new(std::size_t max, std::chrono::milliseconds bloc
   }
 }
 
+void RedisSubscription::read_lanes(std::size_t max) {
+  if (lanes_command_.empty() || buffer_.empty() || buffer_.front().message.priority == 9) return;
+  lanes_command_[5] = std::to_string(std::max<std::size_t>(max, 1));
+  reader_.set_read_timeout(engine_.settings().address.command_timeout);
+  const Reply reply = reader_.command(lanes_command_);
+  if (reply.is_error()) return;  // NOGROUP and the like: the next read_new() deals with it
+  for (std::size_t i = 0; i < reply.size(); ++i) {
+    const redisReply* stream = reply.element(i);
+    if (stream->elements == 2) buffer_entries(std::string(text_of(stream->element[0])), stream->element[1]);
+  }
+}
+
 std::vector<core::Record> RedisSubscription::take(std::size_t max) {
   std::vector<core::Record> records;
   std::lock_guard lock(held_mutex_);
@@ -243,7 +264,14 @@ std::vector<core::Record> RedisSubscription::poll(std::size_t max, std::chrono::
   const auto deadline = steady_clock::now() + timeout;
   flush_acks();
   while (!closed_) {
-    if (!buffer_.empty()) return take(max);
+    if (!buffer_.empty()) {
+      try {
+        read_lanes(max);
+      } catch (const Error&) {
+        // The server is away: hand out what is buffered; the next read reports it.
+      }
+      return take(max);
+    }
     if (woken_.exchange(false)) return {};
     try {
       const auto now = steady_clock::now();

@@ -63,6 +63,8 @@ class RedisSubscription final : public core::Subscription {
   // Takes over dead members' entries (and, after the visibility timeout, idle ones).
   void reclaim(Connection& connection);
   void read_new(std::size_t max, std::chrono::milliseconds block);
+  // Before handing out buffered entries: anything newer in a higher lane goes first.
+  void read_lanes(std::size_t max);
   // Buffers the entries of one XREADGROUP/XCLAIM array for `stream`. `skip`: entries this
   // member holds already (a claim may return them), not buffered twice.
   void buffer_entries(const std::string& stream, const redisReply* entries, const std::set<EntryId>* skip = nullptr);
@@ -84,6 +86,7 @@ class RedisSubscription final : public core::Subscription {
   std::map<std::string, StreamInfo> streams_;  // joined streams by key
   std::string topics_version_ = "-";           // the registry version last read
   Args read_command_;                          // XREADGROUP ... STREAMS k1..kn > .. >
+  Args lanes_command_;                         // the same without BLOCK, priority lanes only
   std::deque<Buffered> buffer_;
   std::chrono::steady_clock::time_point next_refresh_{}, next_reclaim_{};
   bool failing_ = false;  // the last poll failed to reach the server (log once)
