@@ -10,6 +10,8 @@ packages=(
   libfmt-dev nlohmann-json3-dev libcli11-dev
   # the rabbitmq engine (rabbitmq-c) and the RabbitMQ server its tests start
   librabbitmq-dev rabbitmq-server amqp-tools
+  # redis:// engine: hiredis, and the server and redis-cli its tests start (scripts/servers/redis.sh)
+  libhiredis-dev redis-server redis-tools
   # tests and benchmarks
   libgtest-dev libgmock-dev
 )

@@ -225,22 +225,3 @@ std::vector<Receipt> send_numbered(Producer& producer, const std::string& topic,
 }
 
 }  // namespace mq::conformance
-
-// The suite's own main: `--mq-engine=NAME` selects a server engine (see engine_urls()).
-// CMake 3.25's test discovery passes no extra arguments to --gtest_list_tests, only a
-// filter, so the engine also comes as a filter that excludes nothing:
-// `--gtest_filter=*-mq-engine=NAME` (tests/conformance/CMakeLists.txt).
-int main(int argc, char** argv) {
-  constexpr std::string_view engine_flag = "--mq-engine=", engine_in_filter = "-mq-engine=";
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view argument = argv[i];
-    if (argument.starts_with(engine_flag)) {
-      ::setenv("MQ_CONFORMANCE_ENGINE", std::string(argument.substr(engine_flag.size())).c_str(), 1);
-    } else if (const auto at = argument.find(engine_in_filter);
-               argument.starts_with("--gtest_filter=") && at != std::string_view::npos) {
-      ::setenv("MQ_CONFORMANCE_ENGINE", std::string(argument.substr(at + engine_in_filter.size())).c_str(), 1);
-    }
-  }
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}
