@@ -51,7 +51,7 @@ Lease::~Lease() {
 RabbitEngine::RabbitEngine(Settings settings, const Config& config)
     : settings_(std::move(settings)),
       capabilities_{.engine = "rabbitmq", .durable = true, .multi_process = true, .native_delay = false,
-                    .priority = true, .offsets = false, .server = true},
+                    .priority = true, .offsets = false, .server = true, .durable_retry = false},
       send_timeout_(config.producer.send_timeout) {
   auto connection = std::make_unique<Connection>(settings_);
   connection->declare_exchange(settings_.exchange);

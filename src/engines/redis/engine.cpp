@@ -35,7 +35,7 @@ std::string delay_token(const std::string& message_id) {
 RedisEngine::RedisEngine(Settings settings)
     : settings_(std::move(settings)),
       capabilities_{.engine = "redis", .durable = true, .multi_process = true, .native_delay = true,
-                    .priority = true, .offsets = false, .server = true},
+                    .priority = true, .offsets = false, .server = true, .durable_retry = false},
       pool_(settings_.address, settings_.pool_size) {
   pool_.acquire()->ensure();  // an unreachable server is an error here (C26), not at first use
   dedup_ = make_dedup_store(*this);
