@@ -39,6 +39,8 @@ class Client {
   Consumer consumer(ConsumerOptions options, Handler handler);
   // config().consumer with this group and topics.
   Consumer consumer(std::string group, std::vector<std::string> topics, Handler handler);
+  // A consumer whose handler takes batches (BatchOptions in mq/consumer.hpp).
+  Consumer batch_consumer(ConsumerOptions options, BatchOptions batch, BatchHandler handler);
   Admin admin();
 
   const Config& config() const;

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mq/message.hpp"
 #include "mq/options.hpp"
@@ -50,6 +51,18 @@ class Outcome {
 // what() as the reason. May be called concurrently for messages of different keys.
 using Handler = std::function<Outcome(const Message&)>;
 
+// Batch consumption (Client::batch_consumer): the handler gets up to max_messages at
+// once, gathered for at most `linger` after the first. Its outcome is the batch's: ack
+// acks all; retry retries the same batch as a whole after the backoff; after the last
+// attempt (or Outcome::dead_letter) each message goes to the dead-letter topic. Keys
+// stay in order: a batch holds its keys until it is finished. Each worker waits out a
+// failed batch's backoff itself, so other batches run only on other workers.
+struct BatchOptions {
+  std::size_t max_messages = 100;
+  milliseconds linger{50};
+};
+using BatchHandler = std::function<Outcome(const std::vector<Message>&)>;
+
 // Counters of one consumer since it started. Snapshot; thread-safe to read.
 struct ConsumerStats {
   std::uint64_t received = 0;       // handed to the handler (every attempt)
@@ -57,6 +70,7 @@ struct ConsumerStats {
   std::uint64_t retried = 0;        // failed, scheduled for another attempt
   std::uint64_t dead_lettered = 0;  // moved to the dead-letter topic
   std::uint64_t dropped = 0;        // failed for good with dead_letter off
+  std::uint64_t duplicates = 0;     // dropped by dedup: the group had processed the id
   std::uint64_t in_flight = 0;      // fetched and not yet finished (now)
 };
 

@@ -9,6 +9,7 @@
 #include "mq/error.hpp"
 #include "mq/log.hpp"
 #include "mq/message.hpp"
+#include "mq/metrics.hpp"
 #include "mq/names.hpp"
 #include "mq/options.hpp"
 #include "mq/producer.hpp"

@@ -44,6 +44,18 @@ struct RetryPolicy {
   milliseconds backoff_before(int next_attempt) const;
 };
 
+// Idempotent consumption: a message id the group processed within `window` is dropped
+// (acked without calling the handler). The store is the engine's when it has one shared
+// by processes (embedded: on disk; Redis), else in-process (bounded by max_entries).
+struct DedupOptions {
+  bool enabled = false;
+  milliseconds window{24ll * 3600 * 1000};
+  // How long one member may work on a message before another member may take it (a
+  // member that died mid-handler must not make its message count as processed).
+  milliseconds lease{60'000};
+  std::size_t max_entries = 1'000'000;  // in-process store only; oldest forgotten first
+};
+
 struct ProducerOptions {
   Acks acks = Acks::leader;
   // send_async waits up to this long to fill a batch; 0 sends each message at once.
@@ -71,6 +83,7 @@ struct ConsumerOptions {
   // After the last attempt: true moves the message to mq.dlq.<group>; false drops it
   // (counted as failed and logged).
   bool dead_letter = true;
+  DedupOptions dedup;
   milliseconds stop_timeout{30'000};  // the destructor's graceful-stop deadline
   milliseconds poll_interval{100};    // longest a fetch blocks; bounds stop latency
 };

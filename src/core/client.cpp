@@ -5,7 +5,9 @@
 #include <mutex>
 
 #include "core/consumer_runtime.hpp"
+#include "core/dedup_store.hpp"
 #include "core/delay_scheduler.hpp"
+#include "core/metrics.hpp"
 #include "core/engine.hpp"
 #include "core/producer_impl.hpp"
 #include "core/validate.hpp"
@@ -16,8 +18,9 @@ namespace mq {
 struct Client::State {
   Config config;
   std::shared_ptr<core::Engine> engine;
-  std::mutex scheduler_mutex;
+  std::mutex scheduler_mutex;  // guards scheduler and dedup
   std::shared_ptr<core::DelayScheduler> scheduler;  // started by the first consumer
+  std::shared_ptr<core::DedupStore> dedup;           // made by the first dedup consumer
 
   bool core_delay() const { return config.core_delay_scheduler || !engine->capabilities().native_delay; }
   // Consumers are where delayed messages must arrive, so each consuming Client runs a
@@ -29,6 +32,12 @@ struct Client::State {
     if (!scheduler) scheduler = std::make_shared<core::DelayScheduler>(engine);
     return scheduler;
   }
+  std::shared_ptr<core::DedupStore> dedup_store(std::size_t max_entries) {
+    std::lock_guard lock(scheduler_mutex);
+    if (!dedup) dedup = engine->dedup_store();
+    if (!dedup) dedup = std::make_shared<core::InProcessDedupStore>(max_entries);
+    return dedup;
+  }
 };
 
 Client::Client(Config config) : Client(config.url, config) {}
@@ -37,6 +46,7 @@ Client::Client(const std::string& url, Config config) : state_(std::make_unique<
   config.url = url;
   set_log_level(config.log_level);
   state_->engine = core::open_engine(url, config);
+  core::metrics::register_engine(state_->engine);
   state_->config = std::move(config);
 }
 
@@ -51,9 +61,18 @@ Producer Client::producer(ProducerOptions options) {
 }
 
 Consumer Client::consumer(ConsumerOptions options, Handler handler) {
-  auto scheduler = state_->scheduler_for_consumers();
+  core::ConsumerServices services;
+  services.keep_alive = state_->scheduler_for_consumers();
+  if (options.dedup.enabled) services.dedup = state_->dedup_store(options.dedup.max_entries);
   return Consumer(std::make_shared<core::ConsumerRuntime>(state_->engine, std::move(options), std::move(handler),
-                                                          std::move(scheduler)));
+                                                          std::move(services)));
+}
+
+Consumer Client::batch_consumer(ConsumerOptions options, BatchOptions batch, BatchHandler handler) {
+  core::ConsumerServices services;
+  services.keep_alive = state_->scheduler_for_consumers();
+  return Consumer(std::make_shared<core::ConsumerRuntime>(state_->engine, std::move(options), batch,
+                                                          std::move(handler), std::move(services)));
 }
 
 Consumer Client::consumer(std::string group, std::vector<std::string> topics, Handler handler) {

@@ -40,16 +40,42 @@ std::string order_key_of(const Message& message, bool ordered) {
 }  // namespace
 
 ConsumerRuntime::ConsumerRuntime(std::shared_ptr<Engine> engine, ConsumerOptions options, Handler handler,
-                                 std::shared_ptr<void> keep_alive)
+                                 ConsumerServices services)
     : engine_(std::move(engine)),
       options_(std::move(options)),
       handler_(std::move(handler)),
-      keep_alive_(std::move(keep_alive)),
+      services_(std::move(services)),
       max_in_flight_(static_cast<std::size_t>(std::max(options_.max_in_flight, 1))) {
-  validate_options(options_);
   if (!handler_) throw Error(ErrorCode::invalid_argument, "consumer: no handler given");
+  start();
+}
+
+ConsumerRuntime::ConsumerRuntime(std::shared_ptr<Engine> engine, ConsumerOptions options, BatchOptions batch,
+                                 BatchHandler handler, ConsumerServices services)
+    : engine_(std::move(engine)),
+      options_(std::move(options)),
+      batch_options_(batch),
+      batch_handler_(std::move(handler)),
+      services_(std::move(services)),
+      max_in_flight_(static_cast<std::size_t>(std::max(options_.max_in_flight, 1))) {
+  if (!batch_handler_) throw Error(ErrorCode::invalid_argument, "batch consumer: no handler given");
+  if (batch_options_.max_messages < 1) {
+    throw Error(ErrorCode::invalid_argument, "batch consumer: max_messages must be at least 1");
+  }
+  if (options_.dedup.enabled) {
+    throw Error(ErrorCode::invalid_argument, "batch consumer: dedup is available for message handlers only");
+  }
+  start();
+}
+
+void ConsumerRuntime::start() {
+  validate_options(options_);
+  if (options_.dedup.enabled && !services_.dedup) throw Error(ErrorCode::internal, "consumer: dedup without a store");
   subscription_ = engine_->subscribe(SubscriptionSpec{options_.group, options_.topics, options_.start});
-  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  metrics::register_group(engine_, options_.group);
+  for (int i = 0; i < options_.workers; ++i) {
+    workers_.emplace_back([this] { batch_handler_ ? batch_worker_loop() : worker_loop(); });
+  }
   poller_ = std::thread([this] { poll_loop(); });
 }
 
@@ -89,6 +115,11 @@ void ConsumerRuntime::poll_loop() {
       Task task;
       task.order_key = order_key_of(record.message, options_.ordered_by_key);
       task.attempt = record.message.attempt();
+      if (metrics::enabled()) {
+        auto& cached = metrics_by_topic_[record.message.topic];
+        if (!cached) cached = metrics::consumed(record.message.topic, options_.group);
+        task.metrics = cached;
+      }
       task.record = std::move(record);
       dispatcher_.push(std::move(task));
     }
@@ -109,27 +140,68 @@ Outcome ConsumerRuntime::invoke_handler(const Message& message) {
     notify_trace_hook(trace::Event::receive, message, *context);
     scope.emplace(std::move(*context));
   }
+  return outcome_of([&] { return handler_(message); });
+}
+
+bool ConsumerRuntime::claim_for_handling(Task& task) {
+  if (!options_.dedup.enabled) return true;
+  const auto& id = task.record.message.id;
+  DedupStore::Claim claim;
   try {
-    return handler_(message);
+    claim = services_.dedup->claim(options_.group, id, options_.dedup.lease);
   } catch (const std::exception& error) {
-    return Outcome::retry(error.what());
-  } catch (...) {
-    return Outcome::retry("handler threw a non-standard exception");
+    // Without the store we cannot tell a duplicate: handle it later, not twice now.
+    log(LogLevel::warning, "consumer of group '{}': dedup store failed for {}: {}", options_.group, id, error.what());
+    retry_later(std::move(task), options_.retry.max_backoff);
+    return false;
+  }
+  switch (claim) {
+    case DedupStore::Claim::acquired:
+      return true;
+    case DedupStore::Claim::done:
+      duplicates_.fetch_add(1, std::memory_order_relaxed);
+      if (task.metrics) task.metrics->duplicate.add();
+      finish(task);
+      return false;
+    case DedupStore::Claim::busy:
+      // Another member is on it: look again once its lease could have ended or it
+      // finished; the attempt count is unchanged (this was no attempt).
+      retry_later(std::move(task), std::max(options_.retry.initial_backoff, milliseconds(50)));
+      return false;
+  }
+  return true;
+}
+
+void ConsumerRuntime::settle_claim(const Task& task, bool processed) {
+  if (!options_.dedup.enabled) return;
+  try {
+    if (processed) services_.dedup->complete(options_.group, task.record.message.id, options_.dedup.window);
+    else services_.dedup->release(options_.group, task.record.message.id);
+  } catch (const std::exception& error) {
+    // The claim's lease ends by itself; at worst a redelivery is processed again.
+    log(LogLevel::warning, "consumer of group '{}': dedup store failed for {}: {}", options_.group,
+        task.record.message.id, error.what());
   }
 }
 
 void ConsumerRuntime::run(Task task) {
   task.record.message.headers.set(names::attempt_header, std::to_string(task.attempt));
+  if (!claim_for_handling(task)) return;
   received_.fetch_add(1, std::memory_order_relaxed);
+  const auto started = std::chrono::steady_clock::now();
   const Outcome outcome = invoke_handler(task.record.message);
+  if (task.metrics) task.metrics->duration.observe(std::chrono::steady_clock::now() - started);
+  settle_claim(task, outcome.kind() == Outcome::Kind::ack);
   switch (outcome.kind()) {
     case Outcome::Kind::ack:
       acked_.fetch_add(1, std::memory_order_relaxed);
+      if (task.metrics) task.metrics->ok.add();
       finish(task);
       return;
     case Outcome::Kind::retry:
       if (task.attempt < options_.retry.max_attempts) {
         retried_.fetch_add(1, std::memory_order_relaxed);
+        if (task.metrics) task.metrics->retry.add();
         const auto wait = jittered_backoff(task.attempt + 1);
         task.attempt += 1;
         task.record.message.headers.set(names::error_header, outcome.reason());
@@ -164,6 +236,7 @@ void ConsumerRuntime::dead_letter(Task task, const std::string& reason) {
     log(LogLevel::warning, "consumer of group '{}': dropping message {} of '{}' after {} attempts: {}",
         options_.group, failed.id, failed.topic, task.attempt, reason);
     dropped_.fetch_add(1, std::memory_order_relaxed);
+    if (task.metrics) task.metrics->dropped.add();
     finish(task);
     return;
   }
@@ -176,6 +249,7 @@ void ConsumerRuntime::dead_letter(Task task, const std::string& reason) {
   const Status status = result.get();
   if (status.ok()) {
     dead_lettered_.fetch_add(1, std::memory_order_relaxed);
+    if (task.metrics) task.metrics->dead_letter.add();
     finish(task);
     return;
   }
@@ -253,7 +327,8 @@ void ConsumerRuntime::set_max_in_flight(int limit) {
 }
 
 ConsumerStats ConsumerRuntime::stats() const {
-  ConsumerStats stats{received_.load(), acked_.load(), retried_.load(), dead_lettered_.load(), dropped_.load(), 0};
+  ConsumerStats stats{received_.load(), acked_.load(),  retried_.load(), dead_lettered_.load(),
+                      dropped_.load(),  duplicates_.load(), 0};
   std::lock_guard lock(mutex_);
   stats.in_flight = in_flight_;
   return stats;

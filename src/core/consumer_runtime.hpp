@@ -13,22 +13,31 @@
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "core/engine.hpp"
 #include "core/keyed_dispatcher.hpp"
+#include "core/metrics.hpp"
 #include "core/timer_queue.hpp"
 #include "mq/consumer.hpp"
 
 namespace mq::core {
 
+// What a consumer uses besides its engine, provided by the Client.
+struct ConsumerServices {
+  std::shared_ptr<void> keep_alive;   // core's delay scheduler, when the engine needs one
+  std::shared_ptr<DedupStore> dedup;  // required when options.dedup.enabled
+};
+
 class ConsumerRuntime {
  public:
   // Joins the group and starts the threads. Throws on invalid options.
-  // `keep_alive` (core's delay scheduler, when the engine needs one) lives at least as
-  // long as this consumer.
   ConsumerRuntime(std::shared_ptr<Engine> engine, ConsumerOptions options, Handler handler,
-                  std::shared_ptr<void> keep_alive = nullptr);
+                  ConsumerServices services = {});
+  // A batch consumer (BatchOptions in mq/consumer.hpp). Dedup is not available here.
+  ConsumerRuntime(std::shared_ptr<Engine> engine, ConsumerOptions options, BatchOptions batch,
+                  BatchHandler handler, ConsumerServices services = {});
   // Stops (stop_timeout) if still running, then waits for every thread.
   ~ConsumerRuntime();
 
@@ -38,19 +47,41 @@ class ConsumerRuntime {
   const ConsumerOptions& options() const { return options_; }
 
  private:
+  // A handler's outcome; an exception is a failure with its text (C17).
+  template <typename Call>
+  static Outcome outcome_of(Call&& call) {
+    try {
+      return call();
+    } catch (const std::exception& error) {
+      return Outcome::retry(error.what());
+    } catch (...) {
+      return Outcome::retry("handler threw a non-standard exception");
+    }
+  }
+
+  void start();
   void poll_loop();
   void worker_loop();
+  // Batch consumers (consumer_batch.cpp): gather, run, retry as a whole.
+  void batch_worker_loop();
+  void run_batch(std::vector<Task>& batch);
+  Outcome invoke_batch_handler(const std::vector<Message>& messages);
   void run(Task task);
   Outcome invoke_handler(const Message& message);
   void finish(const Task& task);  // acks, releases the key, frees an in-flight slot
+  // Dedup before the handler: false when the task is finished or postponed already.
+  bool claim_for_handling(Task& task);
+  void settle_claim(const Task& task, bool processed);
   void retry_later(Task task, std::chrono::milliseconds wait);
   void dead_letter(Task task, const std::string& reason);
   std::chrono::milliseconds jittered_backoff(int next_attempt) const;
 
   const std::shared_ptr<Engine> engine_;
   const ConsumerOptions options_;
-  const Handler handler_;
-  const std::shared_ptr<void> keep_alive_;
+  const Handler handler_;              // empty for a batch consumer
+  const BatchOptions batch_options_;
+  const BatchHandler batch_handler_;   // empty for a message consumer
+  const ConsumerServices services_;
   std::unique_ptr<Subscription> subscription_;
   // Shared by ackers, exclusive for close: no ack reaches a closed subscription.
   std::shared_mutex subscription_guard_;
@@ -68,7 +99,9 @@ class ConsumerRuntime {
   bool stopped_ = false;
   bool stop_result_ = false;
 
-  std::atomic<std::uint64_t> received_{0}, acked_{0}, retried_{0}, dead_lettered_{0}, dropped_{0};
+  std::atomic<std::uint64_t> received_{0}, acked_{0}, retried_{0}, dead_lettered_{0}, dropped_{0}, duplicates_{0};
+  // Per-topic metrics resolved by the poller (its thread only).
+  std::unordered_map<std::string, metrics::ConsumedMetrics*> metrics_by_topic_;
 
   std::thread poller_;
   std::vector<std::thread> workers_;

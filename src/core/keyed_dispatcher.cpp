@@ -34,11 +34,21 @@ void KeyedDispatcher::push_front_held(Task task) {
 std::optional<Task> KeyedDispatcher::pop() {
   std::unique_lock lock(mutex_);
   available_.wait(lock, [&] { return closed_ || !runnable_.empty(); });
+  return take_runnable_locked();
+}
+
+std::optional<Task> KeyedDispatcher::take_runnable_locked() {
   if (runnable_.empty()) return std::nullopt;
   Task task = std::move(runnable_.front());
   runnable_.pop_front();
   ++active_;
   return task;
+}
+
+std::optional<Task> KeyedDispatcher::pop_until(std::chrono::steady_clock::time_point until) {
+  std::unique_lock lock(mutex_);
+  available_.wait_until(lock, until, [&] { return closed_ || !runnable_.empty(); });
+  return take_runnable_locked();
 }
 
 void KeyedDispatcher::task_done() {

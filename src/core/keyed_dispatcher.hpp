@@ -19,10 +19,15 @@
 
 namespace mq::core {
 
+namespace metrics {
+struct ConsumedMetrics;
+}
+
 struct Task {
   Record record;
   std::string order_key;  // empty: unordered
   int attempt = 1;
+  metrics::ConsumedMetrics* metrics = nullptr;  // null: metrics off
 };
 
 class KeyedDispatcher {
@@ -36,6 +41,8 @@ class KeyedDispatcher {
   // The returned task's key is held until release(); the task counts as active until
   // task_done().
   std::optional<Task> pop();
+  // Like pop(), but gives up at `until` (nothing when no task became runnable).
+  std::optional<Task> pop_until(std::chrono::steady_clock::time_point until);
   void task_done();
   // Waits until no task is runnable or active; false if `until` passed first.
   bool wait_idle(std::chrono::steady_clock::time_point until);
@@ -48,6 +55,8 @@ class KeyedDispatcher {
   std::size_t runnable() const;
 
  private:
+  std::optional<Task> take_runnable_locked();  // the front runnable task, now active
+
   mutable std::mutex mutex_;
   std::condition_variable available_;
   std::condition_variable idle_;

@@ -6,9 +6,11 @@
 
 #include "core/delay_scheduler.hpp"
 #include "core/logging.hpp"
+#include "core/metrics.hpp"
 #include "core/message_id.hpp"
 #include "core/tracing.hpp"
 #include "core/validate.hpp"
+#include "mq/names.hpp"
 
 namespace mq::core {
 
@@ -35,22 +37,58 @@ Envelope ProducerImpl::fill_in(Message message, TimePoint due) const {
   return Envelope{std::move(message), due};
 }
 
+namespace {
+
+// Runs of one topic in a batch, for the produced counters: a batch usually has one.
+struct TopicRun {
+  std::string topic;
+  std::size_t count = 0;
+};
+
+std::vector<TopicRun> topic_runs(const std::vector<Envelope>& batch) {
+  std::vector<TopicRun> runs;
+  for (const auto& envelope : batch) {
+    // A delayed message parked in mq.delay counts for the topic it is going to.
+    std::string_view topic = envelope.message.topic;
+    if (topic == names::delay_topic) topic = envelope.message.headers.find(names::original_topic_header).value_or(topic);
+    if (runs.empty() || runs.back().topic != topic) runs.push_back(TopicRun{std::string(topic), 0});
+    ++runs.back().count;
+  }
+  return runs;
+}
+
+void count_produced(const std::vector<TopicRun>& runs, const std::vector<AppendResult>* results) {
+  std::size_t index = 0;
+  for (const auto& run : runs) {
+    std::uint64_t ok = 0;
+    for (std::size_t i = 0; i < run.count; ++i, ++index) ok += results && (*results)[index].status.ok() ? 1 : 0;
+    if (ok) metrics::produced(run.topic, true)->add(ok);
+    if (ok < run.count) metrics::produced(run.topic, false)->add(run.count - ok);
+  }
+}
+
+}  // namespace
+
 std::vector<AppendResult> ProducerImpl::append_and_wait(std::vector<Envelope> batch) {
   // The engine may answer after a timeout here: the promise lives in the callback.
   auto promise = std::make_shared<std::promise<std::vector<AppendResult>>>();
   auto future = promise->get_future();
   const auto count = batch.size();
   const std::string topic = count ? batch.front().message.topic : std::string();
+  const auto runs = metrics::enabled() ? topic_runs(batch) : std::vector<TopicRun>{};
   engine_->append(std::move(batch), options_.acks,
                   [promise](std::vector<AppendResult>&& results) { promise->set_value(std::move(results)); });
   if (future.wait_for(options_.send_timeout) != std::future_status::ready) {
+    count_produced(runs, nullptr);
     throw Error(ErrorCode::timeout, fmt::format("send to '{}': no acknowledgement within {} ms", topic,
                                                 options_.send_timeout.count()));
   }
   auto results = future.get();
   if (results.size() != count) {
+    count_produced(runs, nullptr);
     throw Error(ErrorCode::internal, fmt::format("engine returned {} results for {} messages", results.size(), count));
   }
+  count_produced(runs, &results);
   return results;
 }
 
