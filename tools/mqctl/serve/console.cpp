@@ -2,10 +2,7 @@
 
 #include <sstream>
 
-#if __has_include(<mq/metrics.hpp>)
 #include <mq/metrics.hpp>
-#define MQCTL_HAS_MQ_METRICS 1
-#endif
 
 namespace mqctl {
 namespace {
@@ -130,9 +127,7 @@ std::string Console::metrics() const {
         << "# TYPE mqctl_console_sample_ok gauge\n"
         << "mqctl_console_sample_ok " << (sample_error_.empty() ? 1 : 0) << '\n';
   }
-#ifdef MQCTL_HAS_MQ_METRICS
   out << mq::metrics::render();
-#endif
   return out.str();
 }
 

@@ -66,11 +66,14 @@ int serve(const Globals& globals, ServeArgs args) {
 
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
-  // A signal handler may not call stop(); this thread does it for the handler.
+  // A signal handler may not call stop(); this thread does it for the handler. stop()
+  // before listen_after_bind() has started is a no-op, so it repeats until listening ends.
   std::atomic<bool> done{false};
   std::thread stopper([&] {
-    while (!stop_requested && !done) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    server.stop();
+    while (!done) {
+      if (stop_requested) server.stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   });
   server.listen_after_bind();
   done = true;

@@ -15,8 +15,8 @@ using json = nlohmann::json;
 
 class Cli : public ::testing::Test {
  protected:
-  // MQCTL_TEST_URL points the suite at another engine (a server's URL); the default is
-  // a fresh embedded directory per test.
+  // A fresh embedded directory per test. MQCTL_TEST_URL points the suite at another
+  // engine instead; the cases expect it to start empty (one fresh server per case).
   std::string url() const {
     const char* other = std::getenv("MQCTL_TEST_URL");
     return other && *other ? other : "embedded://" + (dir_.path() / "data").string();

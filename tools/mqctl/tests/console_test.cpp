@@ -146,6 +146,9 @@ TEST_F(Console, MetricsInPrometheusText) {
             std::string::npos)
       << res->body;
   EXPECT_NE(res->body.find("mqctl_group_lag{group=\"shop.group\",topic=\"shop.order\",partition=\""), std::string::npos);
+  // mq's own process metrics follow (mq::metrics::render): the console's engine is in use.
+  EXPECT_NE(res->body.find("mq_queue_depth{topic=\"shop.order\"}"), std::string::npos) << res->body;
+  EXPECT_NE(res->body.find("mq_connection_status{engine=\"embedded\"} 1"), std::string::npos) << res->body;
 }
 
 TEST_F(Console, RemoteAddressNeedsAnExplicitFlag) {
