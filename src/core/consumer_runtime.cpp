@@ -45,6 +45,7 @@ ConsumerRuntime::ConsumerRuntime(std::shared_ptr<Engine> engine, ConsumerOptions
       options_(std::move(options)),
       handler_(std::move(handler)),
       services_(std::move(services)),
+      retries_(engine_->retry_store()),
       max_in_flight_(static_cast<std::size_t>(std::max(options_.max_in_flight, 1))) {
   if (!handler_) throw Error(ErrorCode::invalid_argument, "consumer: no handler given");
   start();
@@ -57,6 +58,7 @@ ConsumerRuntime::ConsumerRuntime(std::shared_ptr<Engine> engine, ConsumerOptions
       batch_options_(batch),
       batch_handler_(std::move(handler)),
       services_(std::move(services)),
+      retries_(engine_->retry_store()),
       max_in_flight_(static_cast<std::size_t>(std::max(options_.max_in_flight, 1))) {
   if (!batch_handler_) throw Error(ErrorCode::invalid_argument, "batch consumer: no handler given");
   if (batch_options_.max_messages < 1) {
@@ -184,7 +186,38 @@ void ConsumerRuntime::settle_claim(const Task& task, bool processed) {
   }
 }
 
+bool ConsumerRuntime::resume_saved_retry(Task& task) {
+  if (!retries_ || task.retry_checked || task.attempt != 1) return true;
+  task.retry_checked = true;
+  std::optional<RetryStore::Entry> saved;
+  try {
+    saved = retries_->find(options_.group, task.record.message.id);
+  } catch (const std::exception& error) {
+    log(LogLevel::warning, "consumer of group '{}': retry store failed for {}: {}", options_.group,
+        task.record.message.id, error.what());
+  }
+  if (!saved) return true;
+  task.retry_saved = true;
+  task.attempt = std::max(saved->attempt, 1);
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(saved->due - Clock::now());
+  if (wait.count() <= 0) return true;
+  retry_later(std::move(task), wait);
+  return false;
+}
+
+void ConsumerRuntime::save_retry(Task& task, std::chrono::milliseconds wait) {
+  if (!retries_) return;
+  try {
+    retries_->save(options_.group, task.record.message.id, RetryStore::Entry{task.attempt, Clock::now() + wait});
+    task.retry_saved = true;
+  } catch (const std::exception& error) {
+    log(LogLevel::warning, "consumer of group '{}': cannot save the retry of {}: {}", options_.group,
+        task.record.message.id, error.what());
+  }
+}
+
 void ConsumerRuntime::run(Task task) {
+  if (!resume_saved_retry(task)) return;
   task.record.message.headers.set(names::attempt_header, std::to_string(task.attempt));
   if (!claim_for_handling(task)) return;
   received_.fetch_add(1, std::memory_order_relaxed);
@@ -205,6 +238,7 @@ void ConsumerRuntime::run(Task task) {
         const auto wait = jittered_backoff(task.attempt + 1);
         task.attempt += 1;
         task.record.message.headers.set(names::error_header, outcome.reason());
+        save_retry(task, wait);
         retry_later(std::move(task), wait);
         return;
       }
@@ -261,6 +295,14 @@ void ConsumerRuntime::dead_letter(Task task, const std::string& reason) {
 }
 
 void ConsumerRuntime::finish(const Task& task) {
+  if (task.retry_saved) {
+    try {
+      retries_->erase(options_.group, task.record.message.id);
+    } catch (const std::exception& error) {  // a stale entry only delays a later redelivery
+      log(LogLevel::warning, "consumer of group '{}': cannot erase the retry of {}: {}", options_.group,
+          task.record.message.id, error.what());
+    }
+  }
   {
     std::shared_lock guard(subscription_guard_);
     if (!subscription_closed_) subscription_->ack(task.record);

@@ -72,6 +72,10 @@ class ConsumerRuntime {
   // Dedup before the handler: false when the task is finished or postponed already.
   bool claim_for_handling(Task& task);
   void settle_claim(const Task& task, bool processed);
+  // Durable retries: a delivery the group had scheduled a retry for gets its attempt
+  // back and waits for its due time (false: postponed). Saving records a new retry.
+  bool resume_saved_retry(Task& task);
+  void save_retry(Task& task, std::chrono::milliseconds wait);
   void retry_later(Task task, std::chrono::milliseconds wait);
   void dead_letter(Task task, const std::string& reason);
   std::chrono::milliseconds jittered_backoff(int next_attempt) const;
@@ -82,6 +86,7 @@ class ConsumerRuntime {
   const BatchOptions batch_options_;
   const BatchHandler batch_handler_;   // empty for a message consumer
   const ConsumerServices services_;
+  const std::shared_ptr<RetryStore> retries_;  // null: retries live in this process only
   std::unique_ptr<Subscription> subscription_;
   // Shared by ackers, exclusive for close: no ack reaches a closed subscription.
   std::shared_mutex subscription_guard_;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,22 @@ class DedupStore {
   virtual void release(const std::string& group, const std::string& id) = 0;
 };
 
+// Remembers retries a consumer group has scheduled, so that a retry survives the
+// restart of the consumer process (issue 5: "a retry due in 30 s is not lost"): the
+// message itself stays unacked and is delivered again; this store gives the delivery
+// its attempt number and due time back. Keys are (group, message id). Thread-safe.
+class RetryStore {
+ public:
+  struct Entry {
+    int attempt = 1;   // the attempt the next delivery is
+    TimePoint due{};   // not before this time
+  };
+  virtual ~RetryStore() = default;
+  virtual void save(const std::string& group, const std::string& id, const Entry& entry) = 0;
+  virtual std::optional<Entry> find(const std::string& group, const std::string& id) = 0;
+  virtual void erase(const std::string& group, const std::string& id) = 0;
+};
+
 // One engine instance, shared by every producer, consumer and admin of a Client.
 // Every method is thread-safe.
 class Engine {
@@ -128,6 +145,9 @@ class Engine {
   // The engine's own dedup store (shared by processes), or nullptr: core then uses a
   // bounded in-process store.
   virtual std::shared_ptr<DedupStore> dedup_store() { return nullptr; }
+  // The engine's durable retry store, or nullptr: retries then live in the consumer
+  // process only (a restart delivers the message again as attempt 1, at once).
+  virtual std::shared_ptr<RetryStore> retry_store() { return nullptr; }
 
   // Flushes and releases resources; later calls fail with ErrorCode::closed. Idempotent.
   virtual void close() = 0;

@@ -28,6 +28,8 @@ struct Task {
   std::string order_key;  // empty: unordered
   int attempt = 1;
   metrics::ConsumedMetrics* metrics = nullptr;  // null: metrics off
+  bool retry_checked = false;  // the RetryStore was asked about this delivery
+  bool retry_saved = false;    // the RetryStore holds an entry to erase when finished
 };
 
 class KeyedDispatcher {

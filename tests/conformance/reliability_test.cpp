@@ -140,6 +140,51 @@ TEST_P(Reliability, C17_ExceptionsAreFailuresWithTheirText) {
   EXPECT_EQ(handled.total(), 10u);
 }
 
+// C14, durable part (issue 5): a retry scheduled by a consumer that then stops is
+// continued by the next consumer of the group: same attempt count, same due time.
+TEST_P(Reliability, C14_RetryStateSurvivesConsumerRestart) {
+  MQ_REQUIRE_CAPABILITY(durable);
+  const auto name = topic("durable-retry");
+  client().admin().create_topic(name, TopicOptions{.partitions = 1});
+  auto options = consumer_options(group("durable-retry"), {name});
+  options.retry.max_attempts = 3;
+  options.retry.initial_backoff = 2s;
+  options.retry.max_backoff = 2s;
+  options.retry.jitter = 0;
+  std::atomic<int> first_attempt{0};
+  std::atomic<std::int64_t> failed_at_ms{0};
+  const auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+  };
+  {
+    auto before_restart = new_client();
+    auto consumer = before_restart->consumer(options, [&](const Message& m) {
+      first_attempt = m.attempt();
+      failed_at_ms = now_ms();
+      return Outcome::retry("fails before the restart");
+    });
+    client().producer().send(Message(name, "k", "durable"));
+    ASSERT_TRUE(wait_until([&] { return first_attempt.load() == 1; }, 30s));
+    consumer.stop();
+  }
+  std::mutex mutex;
+  std::vector<std::pair<int, std::int64_t>> after;  // attempt, arrival ms
+  auto after_restart = new_client();
+  auto consumer = after_restart->consumer(options, [&](const Message& m) {
+    std::lock_guard lock(mutex);
+    after.emplace_back(m.attempt(), now_ms());
+    return Outcome::ack();
+  });
+  ASSERT_TRUE(wait_until([&] { std::lock_guard lock(mutex); return !after.empty(); }, 30s));
+  EXPECT_FALSE(wait_until([&] { std::lock_guard lock(mutex); return after.size() > 1; }, 300ms));
+  consumer.stop();
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].first, 2) << "the attempt count restarted";
+  EXPECT_GE(after[0].second, failed_at_ms.load() + 2000) << "the backoff was cut short by the restart";
+  EXPECT_LE(after[0].second, failed_at_ms.load() + 2000 + 3000);
+}
+
 // C18's scenario on `client`: two sends due in 2 s, then 1,000 with delays of 0-3 s.
 void Reliability::check_delayed_delivery(Client& client) {
   const auto name = topic("delayed");

@@ -67,7 +67,11 @@ class GroupLock {
 std::string DedupFiles::entry_name(const std::string& id) {
   std::string name = "id-";
   if (id.size() * 2 <= kLongestHexId) {
-    for (unsigned char c : id) name += fmt::format("{:02x}", c);
+    constexpr char digits[] = "0123456789abcdef";
+    for (unsigned char c : id) {
+      name += digits[c >> 4];
+      name += digits[c & 15];
+    }
     return name;
   }
   return fmt::format("hash-{:016x}{:016x}", fnv1a(id, 0xcbf29ce484222325ull), fnv1a(id, 0x84222325cbf29ce4ull));

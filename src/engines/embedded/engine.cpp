@@ -8,6 +8,7 @@
 #include "core/logging.hpp"
 #include "core/partitioner.hpp"
 #include "engines/embedded/dedup_store.hpp"
+#include "engines/embedded/retry_store.hpp"
 #include "engines/embedded/delay_store.hpp"
 #include "mq/names.hpp"
 
@@ -20,6 +21,7 @@ EmbeddedEngine::EmbeddedEngine(EngineSettings settings)
   open_data_dir(settings_.dir, settings_.log.fsync == FsyncPolicy::always);
   delay_ = std::make_unique<DelayStore>(*this);
   dedup_ = std::make_shared<DedupFiles>(settings_.dir);
+  retries_ = std::make_shared<RetryFiles>(settings_.dir);
   housekeeper_ = std::thread([this] { housekeeping_loop(); });
 }
 

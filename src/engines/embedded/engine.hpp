@@ -50,6 +50,7 @@ class EmbeddedEngine final : public core::Engine, public std::enable_shared_from
   std::vector<std::string> list_groups() override;
   GroupInfo describe_group(const std::string& group) override;
   std::shared_ptr<core::DedupStore> dedup_store() override { return dedup_; }
+  std::shared_ptr<core::RetryStore> retry_store() override { return retries_; }
   void close() override;
 
   const EngineSettings& settings() const { return settings_; }
@@ -76,6 +77,7 @@ class EmbeddedEngine final : public core::Engine, public std::enable_shared_from
   std::map<std::string, std::shared_ptr<TopicWriter>> topics_;
   std::unique_ptr<DelayStore> delay_;
   std::shared_ptr<core::DedupStore> dedup_;
+  std::shared_ptr<core::RetryStore> retries_;
   std::atomic<bool> closed_{false};
   std::mutex housekeeping_mutex_;
   std::condition_variable housekeeping_wake_;
