@@ -7,13 +7,15 @@ packages=(
   # toolchain
   g++ cmake ninja-build ccache pkg-config git
   # libraries (all found with find_package / pkg-config; nothing is downloaded at build time)
-  libfmt-dev nlohmann-json3-dev libcli11-dev
+  libfmt-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   # the rabbitmq engine (rabbitmq-c) and the RabbitMQ server its tests start
   librabbitmq-dev rabbitmq-server amqp-tools
   # redis:// engine: hiredis, and the server and redis-cli its tests start (scripts/servers/redis.sh)
   libhiredis-dev redis-server redis-tools
   # tests and benchmarks
   libgtest-dev libgmock-dev
+  # mqctl's console test drives the page in headless chromium (playwright-core from npm)
+  chromium nodejs
 )
 
 missing=()
@@ -21,6 +23,8 @@ for package in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
   [ "$status" = "install ok installed" ] || missing+=("$package")
 done
+# Debian's nodejs comes without npm (a separate package); other nodejs builds bundle it.
+command -v npm >/dev/null || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
