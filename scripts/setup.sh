@@ -8,6 +8,8 @@ packages=(
   g++ cmake ninja-build ccache pkg-config git
   # libraries (all found with find_package / pkg-config; nothing is downloaded at build time)
   libfmt-dev nlohmann-json3-dev libcli11-dev
+  # the shop demo's events (examples/shop)
+  libprotobuf-dev protobuf-compiler
   # tests and benchmarks
   libgtest-dev libgmock-dev
 )
