@@ -1,6 +1,7 @@
 #include "service.hpp"
 
 #include <signal.h>
+#include <sys/prctl.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -96,6 +97,8 @@ sigset_t stop_signals() {
 void block_stop_signals() {
   const auto set = stop_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // A driver that dies (killed, broken pipe) must not leave the services running.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
 void serve_until_stopped(Report& report, const std::filesystem::path& path, mq::Consumer& consumer,
