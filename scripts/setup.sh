@@ -12,6 +12,8 @@ packages=(
   librabbitmq-dev rabbitmq-server amqp-tools
   # redis:// engine: hiredis, and the server and redis-cli its tests start (scripts/servers/redis.sh)
   libhiredis-dev redis-server redis-tools
+  # the shop demo's events (examples/shop)
+  libprotobuf-dev protobuf-compiler
   # tests and benchmarks
   libgtest-dev libgmock-dev
   # mqctl's console test drives the page in headless chromium (playwright-core from npm)
