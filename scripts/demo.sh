@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The main job: set-up, an optimised build, then the demo services on the default
-# embedded engine (memory:// when this build has no embedded engine). Arguments are
-# passed to the demo (for example --url memory://).
+# The main job: set-up, an optimised build, then the shop demo (examples/shop): the
+# order, inventory, notification and analytics services as separate processes on the
+# default embedded engine, N orders through them, a live progress line and the summary
+# table. Exits non-zero if any count is off. Arguments go to the driver, for example
+# --orders 500 or --url URL (see examples/shop/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 # ccache hits across clones in different directories (CI clones afresh each run).
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target mq_hello >/dev/null
-exec ./build/release/examples/hello/mq_hello "$@"
+cmake --build --preset release -j "$(nproc)" --target shop_demo >/dev/null
+exec ./build/release/examples/shop/shop_demo "$@"

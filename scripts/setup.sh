@@ -7,11 +7,19 @@ packages=(
   # toolchain
   g++ cmake ninja-build ccache pkg-config git
   # libraries (all found with find_package / pkg-config; nothing is downloaded at build time)
-  libfmt-dev nlohmann-json3-dev libcli11-dev
-  # the Kafka engine (optional: left out of the build without it) and its interop test
+  libfmt-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
+  # the rabbitmq engine (rabbitmq-c) and the RabbitMQ server its tests start
+  librabbitmq-dev rabbitmq-server amqp-tools
+  # redis:// engine: hiredis, and the server and redis-cli its tests start (scripts/servers/redis.sh)
+  libhiredis-dev redis-server redis-tools
+  # the shop demo's events (examples/shop)
+  libprotobuf-dev protobuf-compiler
+  # the Kafka engine (optional: left out of the build without it) and its kcat interop test
   librdkafka-dev kcat
   # tests and benchmarks
   libgtest-dev libgmock-dev
+  # mqctl's console test drives the page in headless chromium (playwright-core from npm)
+  chromium nodejs
 )
 
 missing=()
@@ -19,6 +27,8 @@ for package in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
   [ "$status" = "install ok installed" ] || missing+=("$package")
 done
+# Debian's nodejs comes without npm (a separate package); other nodejs builds bundle it.
+command -v npm >/dev/null || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -13,6 +13,7 @@ struct Capabilities {
   bool priority = false;       // higher Message::priority is delivered first
   bool offsets = false;        // per-partition offsets; commits are contiguous
   bool server = false;         // a server can fail independently (fault cases C25, C26)
+  bool durable_retry = false;  // a scheduled retry survives a consumer restart (attempt and due time)
 };
 
 }  // namespace mq

@@ -276,11 +276,9 @@ void ConsumerRuntime::dead_letter(Task task, const std::string& reason) {
   }
   std::vector<Envelope> batch;
   batch.push_back(Envelope{make_dead_letter(failed, options_.group, reason, task.attempt), {}});
-  auto stored = std::make_shared<std::promise<Status>>();
-  auto result = stored->get_future();
-  engine_->append(std::move(batch), Acks::all,
-                  [stored](std::vector<AppendResult>&& results) { stored->set_value(results.front().status); });
-  const Status status = result.get();
+  const auto results = append_and_wait(*engine_, std::move(batch), Acks::all, milliseconds::max());
+  const Status status = results && !results->empty() ? results->front().status
+                                                     : Status(ErrorCode::internal, "engine returned no result");
   if (status.ok()) {
     dead_lettered_.fetch_add(1, std::memory_order_relaxed);
     if (task.metrics) task.metrics->dead_letter.add();

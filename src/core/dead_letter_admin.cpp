@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <future>
 #include <mutex>
 #include <set>
 
@@ -54,20 +53,13 @@ std::string dead_letter_id(const Message& stored) {
   return std::string(stored.headers.find(names::dead_letter_id_header).value_or(stored.id));
 }
 
-Status append_and_wait(core::Engine& engine, std::vector<core::Envelope> batch) {
-  auto stored = std::make_shared<std::promise<Status>>();
-  auto answer = stored->get_future();
-  engine.append(std::move(batch), Acks::all, [stored](std::vector<core::AppendResult>&& results) {
-    Status first_failure;
-    for (const auto& result : results) {
-      if (!result.status.ok()) {
-        first_failure = result.status;
-        break;
-      }
-    }
-    stored->set_value(first_failure);
-  });
-  return answer.get();
+// Stores `batch` durably; the first failure, if any.
+Status store(core::Engine& engine, std::vector<core::Envelope> batch) {
+  const auto results = core::append_and_wait(engine, std::move(batch), Acks::all, milliseconds::max());
+  for (const auto& result : *results) {
+    if (!result.status.ok()) return result.status;
+  }
+  return Status();
 }
 
 // One read of a group's dead-letter topic. Holds the reader subscription open so that
@@ -99,7 +91,7 @@ class DeadLetterRead {
     marker.headers.set(names::resolved_header, dead_letter_id(record.message));
     std::vector<core::Envelope> batch;
     batch.push_back(core::Envelope{std::move(marker), {}});
-    const auto status = append_and_wait(*engine_, std::move(batch));
+    const auto status = store(*engine_, std::move(batch));
     if (!status.ok()) throw Error(status);
     subscription_->ack(record);
   }
@@ -209,7 +201,7 @@ std::size_t Admin::replay_dead_letters(const std::string& group, const DeadLette
     message.timestamp = Clock::now();
     std::vector<core::Envelope> batch;
     batch.push_back(core::Envelope{std::move(message), {}});
-    const auto status = append_and_wait(*engine_, std::move(batch));
+    const auto status = store(*engine_, std::move(batch));
     if (!status.ok()) throw Error(status);
   });
 }

@@ -4,10 +4,18 @@ namespace mq::core {
 
 using SteadyClock = std::chrono::steady_clock;
 
+InProcessDedupStore::Key InProcessDedupStore::key_of(const std::string& group, const std::string& id) {
+  Key key;
+  key.reserve(group.size() + 1 + id.size());
+  key.append(group).push_back('\0');
+  key.append(id);
+  return key;
+}
+
 DedupStore::Claim InProcessDedupStore::claim(const std::string& group, const std::string& id, milliseconds lease) {
   const auto now = SteadyClock::now();
   std::lock_guard lock(mutex_);
-  Key key{group, id};
+  Key key = key_of(group, id);
   auto found = entries_.find(key);
   if (found != entries_.end() && found->second.expires > now) return found->second.done ? Claim::done : Claim::busy;
   if (found != entries_.end()) {
@@ -23,18 +31,19 @@ DedupStore::Claim InProcessDedupStore::claim(const std::string& group, const std
 void InProcessDedupStore::complete(const std::string& group, const std::string& id, milliseconds window) {
   std::lock_guard lock(mutex_);
   const Entry done{true, SteadyClock::now() + window};
-  if (auto found = entries_.find(Key{group, id}); found != entries_.end()) {
+  Key key = key_of(group, id);
+  if (auto found = entries_.find(key); found != entries_.end()) {
     found->second = done;
     return;
   }
   evict_locked();  // it was evicted while the handler ran: remember it again
-  insertion_order_.emplace_back(group, id);
-  entries_.emplace(Key{group, id}, done);
+  insertion_order_.push_back(key);
+  entries_.emplace(std::move(key), done);
 }
 
 void InProcessDedupStore::release(const std::string& group, const std::string& id) {
   std::lock_guard lock(mutex_);
-  auto found = entries_.find(Key{group, id});
+  auto found = entries_.find(key_of(group, id));
   if (found != entries_.end() && !found->second.done) entries_.erase(found);
 }
 

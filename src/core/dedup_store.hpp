@@ -7,7 +7,7 @@
 #pragma once
 
 #include <deque>
-#include <map>
+#include <unordered_map>
 #include <mutex>
 #include <string>
 
@@ -28,12 +28,13 @@ class InProcessDedupStore final : public DedupStore {
     bool done = false;
     std::chrono::steady_clock::time_point expires;
   };
-  using Key = std::pair<std::string, std::string>;  // group, id
+  using Key = std::string;  // group, NUL, id (names cannot hold a NUL)
+  static Key key_of(const std::string& group, const std::string& id);
   void evict_locked();
 
   const std::size_t max_entries_;
   std::mutex mutex_;
-  std::map<Key, Entry> entries_;
+  std::unordered_map<Key, Entry> entries_;
   std::deque<Key> insertion_order_;  // may name entries already erased
 };
 

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <future>
 
 #include "core/logging.hpp"
 #include "mq/names.hpp"
@@ -105,13 +104,9 @@ void DelayScheduler::move_due() {
   std::vector<Envelope> batch;
   batch.reserve(due.size());
   for (const auto& held : due) batch.push_back(Envelope{from_delay_record(held.record.message), {}});
-  // The promise lives in the callback: an engine may answer after we gave up waiting.
-  auto stored = std::make_shared<std::promise<std::vector<AppendResult>>>();
-  auto answer = stored->get_future();
-  engine_->append(std::move(batch), Acks::all,
-                  [stored](std::vector<AppendResult>&& results) { stored->set_value(std::move(results)); });
-  std::vector<AppendResult> results;  // no answer in time: every record counts as failed
-  if (answer.wait_for(kLongestAppend) == std::future_status::ready) results = answer.get();
+  // No answer in time: every record counts as failed.
+  const auto results = append_and_wait(*engine_, std::move(batch), Acks::all, kLongestAppend)
+                           .value_or(std::vector<AppendResult>{});
   for (std::size_t i = 0; i < due.size(); ++i) {
     if (i < results.size() && results[i].status.ok()) {
       subscription_->ack(due[i].record);

@@ -153,6 +153,12 @@ class Engine {
   virtual void close() = 0;
 };
 
+// Engine::append made synchronous: the results, or nullopt when the engine has not
+// answered within `timeout` (milliseconds::max(): wait as long as it takes). The
+// callback's state outlives a timed-out wait, so a late answer is harmless.
+std::optional<std::vector<AppendResult>> append_and_wait(Engine& engine, std::vector<Envelope> batch, Acks acks,
+                                                         milliseconds timeout);
+
 // Builds the engine for a parsed URL. Throws invalid_argument for a bad URL,
 // not_supported for a scheme this build lacks, connection for an unreachable server.
 std::shared_ptr<Engine> open_engine(const std::string& url, const Config& config);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <future>
 
 #include "mq/error.hpp"
 
@@ -141,6 +142,17 @@ std::shared_ptr<Engine> open_engine(const std::string& url, const Config& config
   throw Error(ErrorCode::invalid_argument,
               fmt::format("unknown URL scheme '{}' in '{}'; known schemes: {}", parsed.scheme,
                           parsed.redacted, fmt::join(known, ", ")));
+}
+
+std::optional<std::vector<AppendResult>> append_and_wait(Engine& engine, std::vector<Envelope> batch, Acks acks,
+                                                         milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<std::vector<AppendResult>>>();
+  auto answer = promise->get_future();
+  engine.append(std::move(batch), acks,
+                [promise](std::vector<AppendResult>&& results) { promise->set_value(std::move(results)); });
+  if (timeout == milliseconds::max()) answer.wait();
+  else if (answer.wait_for(timeout) != std::future_status::ready) return std::nullopt;
+  return answer.get();
 }
 
 }  // namespace mq::core

@@ -70,20 +70,16 @@ void count_produced(const std::vector<TopicRun>& runs, const std::vector<AppendR
 }  // namespace
 
 std::vector<AppendResult> ProducerImpl::append_and_wait(std::vector<Envelope> batch) {
-  // The engine may answer after a timeout here: the promise lives in the callback.
-  auto promise = std::make_shared<std::promise<std::vector<AppendResult>>>();
-  auto future = promise->get_future();
   const auto count = batch.size();
   const std::string topic = count ? batch.front().message.topic : std::string();
   const auto runs = metrics::enabled() ? topic_runs(batch) : std::vector<TopicRun>{};
-  engine_->append(std::move(batch), options_.acks,
-                  [promise](std::vector<AppendResult>&& results) { promise->set_value(std::move(results)); });
-  if (future.wait_for(options_.send_timeout) != std::future_status::ready) {
+  auto answer = core::append_and_wait(*engine_, std::move(batch), options_.acks, options_.send_timeout);
+  if (!answer) {
     count_produced(runs, nullptr);
     throw Error(ErrorCode::timeout, fmt::format("send to '{}': no acknowledgement within {} ms", topic,
                                                 options_.send_timeout.count()));
   }
-  auto results = future.get();
+  auto results = std::move(*answer);
   if (results.size() != count) {
     count_produced(runs, nullptr);
     throw Error(ErrorCode::internal, fmt::format("engine returned {} results for {} messages", results.size(), count));

@@ -1,5 +1,6 @@
 #include "mq/trace.hpp"
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -15,18 +16,22 @@ thread_local std::optional<Context> current_context;
 
 std::mutex hook_mutex;
 std::shared_ptr<const Hook> installed_hook;
+// Lets every send and delivery skip the mutex while no hook is installed (the usual case).
+std::atomic<bool> hook_installed{false};
 
 std::string random_hex(std::size_t digits) {
   thread_local std::mt19937_64 random{std::random_device{}()};
   static constexpr char hex[] = "0123456789abcdef";
-  std::string text;
-  while (text.size() < digits) {
+  std::string text(digits, '0');
+  for (std::size_t i = 0; i < digits;) {
     auto bits = random();
-    for (int i = 0; i < 16 && text.size() < digits; ++i, bits >>= 4) text += hex[bits & 0xf];
+    for (int n = 0; n < 16 && i < digits; ++n, ++i, bits >>= 4) text[i] = hex[bits & 0xf];
   }
   if (text.find_first_not_of('0') == std::string::npos) text.back() = '1';  // all-zero is invalid
   return text;
 }
+
+int hex_digit(char c) { return c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10; }
 
 bool is_hex_id(std::string_view text, std::size_t digits) {
   if (text.size() != digits || text.find_first_not_of("0123456789abcdef") != std::string_view::npos) return false;
@@ -35,7 +40,12 @@ bool is_hex_id(std::string_view text, std::size_t digits) {
 
 }  // namespace
 
-std::string Context::traceparent() const { return "00-" + trace_id + "-" + span_id + (sampled ? "-01" : "-00"); }
+std::string Context::traceparent() const {
+  std::string text;
+  text.reserve(55);
+  text.append("00-").append(trace_id).append("-").append(span_id).append(sampled ? "-01" : "-00");
+  return text;
+}
 
 std::optional<Context> Context::parse(std::string_view text) {
   // version(2)-trace(32)-span(16)-flags(2)
@@ -44,7 +54,7 @@ std::optional<Context> Context::parse(std::string_view text) {
   const auto flags = text.substr(53, 2);
   if (!is_hex_id(context.trace_id, 32) || !is_hex_id(context.span_id, 16)) return std::nullopt;
   if (flags.find_first_not_of("0123456789abcdef") != std::string_view::npos) return std::nullopt;
-  context.sampled = (std::stoi(std::string(flags), nullptr, 16) & 1) != 0;
+  context.sampled = (hex_digit(flags[1]) & 1) != 0;
   return context;
 }
 
@@ -61,6 +71,7 @@ Scope::~Scope() { current_context = std::move(previous_); }
 void set_hook(Hook hook) {
   std::lock_guard lock(hook_mutex);
   installed_hook = hook ? std::make_shared<const Hook>(std::move(hook)) : nullptr;
+  hook_installed.store(installed_hook != nullptr, std::memory_order_release);
 }
 
 }  // namespace mq::trace
@@ -69,7 +80,7 @@ namespace mq::core {
 
 void inject_trace(Message& message) {
   if (message.headers.contains(names::traceparent_header)) return;  // the sender set its own
-  const auto parent = trace::current();
+  const auto& parent = trace::current_context;  // this thread's; no copy
   if (!parent) return;
   const auto span = parent->child();
   message.headers.add(std::string(names::traceparent_header), span.traceparent());
@@ -93,6 +104,7 @@ std::optional<trace::Context> extract_trace(const Message& message) {
 }
 
 void notify_trace_hook(trace::Event event, const Message& message, const trace::Context& context) {
+  if (!trace::hook_installed.load(std::memory_order_acquire)) return;
   std::shared_ptr<const trace::Hook> hook;
   {
     std::lock_guard lock(trace::hook_mutex);

@@ -225,13 +225,3 @@ std::vector<Receipt> send_numbered(Producer& producer, const std::string& topic,
 }
 
 }  // namespace mq::conformance
-
-// The suite's own main: `--mq-engine=NAME` selects a server engine (see engine_urls()).
-int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view argument = argv[i];
-    if (argument.starts_with("--mq-engine=")) ::setenv("MQ_CONFORMANCE_ENGINE", argv[i] + 12, 1);
-  }
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}

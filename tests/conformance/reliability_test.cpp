@@ -143,7 +143,7 @@ TEST_P(Reliability, C17_ExceptionsAreFailuresWithTheirText) {
 // C14, durable part (issue 5): a retry scheduled by a consumer that then stops is
 // continued by the next consumer of the group: same attempt count, same due time.
 TEST_P(Reliability, C14_RetryStateSurvivesConsumerRestart) {
-  MQ_REQUIRE_CAPABILITY(durable);
+  MQ_REQUIRE_CAPABILITY(durable_retry);
   const auto name = topic("durable-retry");
   client().admin().create_topic(name, TopicOptions{.partitions = 1});
   auto options = consumer_options(group("durable-retry"), {name});

@@ -17,7 +17,7 @@ namespace mq::engines::embedded {
 EmbeddedEngine::EmbeddedEngine(EngineSettings settings)
     : settings_(std::move(settings)),
       capabilities_{.engine = "embedded", .durable = true, .multi_process = true, .native_delay = true,
-                    .priority = false, .offsets = true, .server = false} {
+                    .priority = false, .offsets = true, .server = false, .durable_retry = true} {
   open_data_dir(settings_.dir, settings_.log.fsync == FsyncPolicy::always);
   delay_ = std::make_unique<DelayStore>(*this);
   dedup_ = std::make_shared<DedupFiles>(settings_.dir);

@@ -28,7 +28,7 @@ Topic* Broker::find_topic(const std::string& name, bool create, int partitions) 
 MemoryEngine::MemoryEngine(std::shared_ptr<Broker> broker, const Config& config)
     : broker_(std::move(broker)),
       capabilities_{.engine = "memory", .durable = false, .multi_process = false, .native_delay = true,
-                    .priority = false, .offsets = true, .server = false},
+                    .priority = false, .offsets = true, .server = false, .durable_retry = false},
       auto_create_(config.auto_create_topics),
       default_partitions_(config.default_partitions) {}
 

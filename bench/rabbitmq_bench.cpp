@@ -1,0 +1,238 @@
+// rabbitmq_bench: mq's amqp:// engine against raw rabbitmq-c doing the same work, in one
+// run against one server (bench/RESULTS.md, "RabbitMQ").
+//
+//   rabbitmq_bench URL [--messages N] [--repeat R]
+//
+// The work: N persistent messages of 100 bytes published in batches of 1,000, each
+// batch waiting for its publisher confirms; then the same N consumed by one consumer
+// that acks every message. Raw: one connection, a durable topic exchange and a durable
+// classic queue bound to it, basic.publish + confirms, basic.consume + basic.ack
+// (prefetch 100, mq's default). mq: Producer::send_batch(1000) and a Consumer with one
+// worker whose handler only counts, on a group created before the messages were sent.
+// "raw+stream" is raw with a stream also bound to the exchange, the server-side work of
+// mq's topology (bench/RESULTS.md). Passes rotate (mq, raw, raw+stream, mq, ...); each
+// figure is the median of R passes.
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <mq/mq.hpp>
+
+namespace {
+
+using Seconds = std::chrono::duration<double>;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::size_t value_bytes = 100;
+constexpr std::size_t batch_size = 1000;
+constexpr int prefetch = 100;
+
+struct Times {
+  std::vector<double> produce, consume;
+};
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// ---- raw rabbitmq-c -------------------------------------------------------------------
+
+void expect(const amqp_rpc_reply_t& reply, const char* what) {
+  if (reply.reply_type != AMQP_RESPONSE_NORMAL) throw std::runtime_error(std::string("raw: ") + what + " failed");
+}
+
+amqp_connection_state_t raw_connect(const mq::Config& config) {
+  // URL parts the way mq reads them: amqp://user:password@host:port/
+  const auto& url = config.url;
+  const auto at = url.find('@');
+  const auto colon = url.find(':', 7);
+  const auto host_start = at + 1;
+  const auto port_colon = url.find(':', host_start);
+  const auto slash = url.find('/', host_start);
+  const std::string user = url.substr(7, colon - 7), password = url.substr(colon + 1, at - colon - 1);
+  const std::string host = url.substr(host_start, port_colon - host_start);
+  const int port = std::stoi(url.substr(port_colon + 1, slash - port_colon - 1));
+  amqp_connection_state_t state = amqp_new_connection();
+  amqp_socket_t* socket = amqp_tcp_socket_new(state);
+  if (amqp_socket_open(socket, host.c_str(), port) != AMQP_STATUS_OK) throw std::runtime_error("raw: connect failed");
+  expect(amqp_login(state, "/", 0, 131072, 30, AMQP_SASL_METHOD_PLAIN, user.c_str(), password.c_str()), "login");
+  amqp_channel_open(state, 1);
+  expect(amqp_get_rpc_reply(state), "channel.open");
+  return state;
+}
+
+// `with_stream`: the exchange also routes to a stream, as mq's topics do (each message
+// is then stored twice on the server: the same server-side work as mq).
+void raw_pass(const mq::Config& config, std::size_t count, int pass, bool with_stream, Times& times) {
+  auto state = raw_connect(config);
+  const std::string suffix = std::to_string(pass) + (with_stream ? ".s" : "");
+  const std::string exchange = "bench.raw", queue = "bench.raw." + suffix, key = "bench.raw.events" + suffix;
+  amqp_exchange_declare(state, 1, amqp_cstring_bytes(exchange.c_str()), amqp_cstring_bytes("topic"), 0, 1, 0, 0,
+                        amqp_empty_table);
+  expect(amqp_get_rpc_reply(state), "exchange.declare");
+  amqp_queue_declare(state, 1, amqp_cstring_bytes(queue.c_str()), 0, 1, 0, 0, amqp_empty_table);
+  expect(amqp_get_rpc_reply(state), "queue.declare");
+  amqp_queue_bind(state, 1, amqp_cstring_bytes(queue.c_str()), amqp_cstring_bytes(exchange.c_str()),
+                  amqp_cstring_bytes(key.c_str()), amqp_empty_table);
+  expect(amqp_get_rpc_reply(state), "queue.bind");
+  const std::string stream = "bench.raw.stream." + suffix;
+  if (with_stream) {
+    amqp_table_entry_t type{amqp_cstring_bytes("x-queue-type"), {}};
+    type.value.kind = AMQP_FIELD_KIND_UTF8;
+    type.value.value.bytes = amqp_cstring_bytes("stream");
+    amqp_queue_declare(state, 1, amqp_cstring_bytes(stream.c_str()), 0, 1, 0, 0, amqp_table_t{1, &type});
+    expect(amqp_get_rpc_reply(state), "queue.declare (stream)");
+    amqp_queue_bind(state, 1, amqp_cstring_bytes(stream.c_str()), amqp_cstring_bytes(exchange.c_str()),
+                    amqp_cstring_bytes(key.c_str()), amqp_empty_table);
+    expect(amqp_get_rpc_reply(state), "queue.bind (stream)");
+  }
+  amqp_confirm_select(state, 1);
+  expect(amqp_get_rpc_reply(state), "confirm.select");
+
+  const std::string value(value_bytes, 'x');
+  amqp_basic_properties_t properties{};
+  properties._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+  properties.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+  const amqp_bytes_t body{value.size(), const_cast<char*>(value.data())};
+  std::uint64_t published = 0;
+  auto start = SteadyClock::now();
+  for (std::size_t sent = 0; sent < count; sent += batch_size) {
+    const auto size = std::min(batch_size, count - sent);
+    for (std::size_t i = 0; i < size; ++i) {
+      if (amqp_basic_publish(state, 1, amqp_cstring_bytes(exchange.c_str()), amqp_cstring_bytes(key.c_str()), 1, 0,
+                             &properties, body) != AMQP_STATUS_OK) {
+        throw std::runtime_error("raw: publish failed");
+      }
+    }
+    const std::uint64_t last = published + size;
+    std::uint64_t confirmed = published;
+    while (confirmed < last) {
+      amqp_frame_t frame;
+      if (amqp_simple_wait_frame(state, &frame) != AMQP_STATUS_OK) throw std::runtime_error("raw: confirm wait failed");
+      if (frame.frame_type != AMQP_FRAME_METHOD) continue;
+      if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD) throw std::runtime_error("raw: nack");
+      if (frame.payload.method.id != AMQP_BASIC_ACK_METHOD) continue;
+      const auto* ack = static_cast<const amqp_basic_ack_t*>(frame.payload.method.decoded);
+      confirmed = std::max(confirmed, ack->delivery_tag);
+    }
+    published = last;
+  }
+  times.produce.push_back(Seconds(SteadyClock::now() - start).count());
+
+  amqp_basic_qos(state, 1, 0, prefetch, 0);
+  expect(amqp_get_rpc_reply(state), "basic.qos");
+  start = SteadyClock::now();
+  amqp_basic_consume(state, 1, amqp_cstring_bytes(queue.c_str()), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+  expect(amqp_get_rpc_reply(state), "basic.consume");
+  for (std::size_t received = 0; received < count;) {
+    amqp_maybe_release_buffers(state);
+    amqp_envelope_t envelope;
+    const auto reply = amqp_consume_message(state, &envelope, nullptr, 0);
+    if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+      if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+        amqp_frame_t frame;
+        amqp_simple_wait_frame(state, &frame);  // a late confirm: not a delivery
+        continue;
+      }
+      throw std::runtime_error("raw: consume failed");
+    }
+    amqp_basic_ack(state, 1, envelope.delivery_tag, 0);
+    amqp_destroy_envelope(&envelope);
+    ++received;
+  }
+  times.consume.push_back(Seconds(SteadyClock::now() - start).count());
+  amqp_queue_delete(state, 1, amqp_cstring_bytes(queue.c_str()), 0, 0);
+  expect(amqp_get_rpc_reply(state), "queue.delete");
+  if (with_stream) {
+    amqp_queue_delete(state, 1, amqp_cstring_bytes(stream.c_str()), 0, 0);
+    expect(amqp_get_rpc_reply(state), "queue.delete (stream)");
+  }
+  amqp_connection_close(state, AMQP_REPLY_SUCCESS);
+  amqp_destroy_connection(state);
+}
+
+// ---- mq ---------------------------------------------------------------------------------
+
+void mq_pass(const mq::Config& config, std::size_t count, int pass, Times& times) {
+  mq::Client client(config);
+  const std::string topic = "bench.mq.events" + std::to_string(pass), group = "bench.mq" + std::to_string(pass) + ".group";
+  client.admin().create_topic(topic);
+  std::atomic<std::size_t> handled{0};
+  mq::ConsumerOptions options = config.consumer;
+  options.group = group;
+  options.topics = {topic};
+  options.workers = 1;
+  options.poll_interval = std::chrono::milliseconds(10);
+  const auto handler = [&handled](const mq::Message&) {
+    handled.fetch_add(1, std::memory_order_relaxed);
+    return mq::Outcome::ack();
+  };
+  client.consumer(options, handler).stop();  // the group's queue now exists and is bound
+
+  const std::string value(value_bytes, 'x');
+  std::vector<std::vector<mq::Message>> batches;
+  for (std::size_t sent = 0; sent < count; sent += batch_size) {
+    auto& batch = batches.emplace_back();
+    for (std::size_t i = 0; i < std::min(batch_size, count - sent); ++i) batch.emplace_back(topic, value);
+  }
+  auto producer = client.producer();
+  auto start = SteadyClock::now();
+  for (auto& batch : batches) producer.send_batch(std::move(batch));
+  times.produce.push_back(Seconds(SteadyClock::now() - start).count());
+
+  start = SteadyClock::now();
+  auto consumer = client.consumer(options, handler);
+  while (handled.load(std::memory_order_relaxed) < count) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  times.consume.push_back(Seconds(SteadyClock::now() - start).count());
+  consumer.stop(std::chrono::seconds(30));
+  if (consumer.stats().acked != count) throw std::runtime_error("mq: consumer acked a wrong count");
+  client.admin().delete_topic(topic);
+}
+
+void report(const char* what, std::size_t count, const std::vector<double>& mq_times,
+            const std::vector<double>& raw_times, const std::vector<double>& raw_stream_times) {
+  const double mq_rate = static_cast<double>(count) / median(mq_times);
+  const double raw_rate = static_cast<double>(count) / median(raw_times);
+  const double raw_stream_rate = static_cast<double>(count) / median(raw_stream_times);
+  std::printf("%-27s mq %7.0f/s | raw %7.0f/s, mq/raw %5.1f%% | raw+stream %7.0f/s, mq/(raw+stream) %5.1f%%\n", what,
+              mq_rate, raw_rate, 100.0 * mq_rate / raw_rate, raw_stream_rate, 100.0 * mq_rate / raw_stream_rate);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  if (argc < 2) throw std::invalid_argument("usage: rabbitmq_bench URL [--messages N] [--repeat R]");
+  std::size_t count = 100'000;
+  int repeat = 3;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--messages") count = std::stoul(argv[i + 1]);
+    else if (flag == "--repeat") repeat = std::max(1, std::stoi(argv[i + 1]));
+    else throw std::invalid_argument("unknown option " + flag);
+  }
+  auto config = mq::Config::defaults("development");
+  config.url = argv[1];
+  std::printf("rabbitmq_bench: %s, %zu persistent messages of %zu bytes, batches of %zu, %d passes each\n",
+              mq::redact_url(config.url).c_str(), count, value_bytes, batch_size, repeat);
+  Times mq_times, raw_times, raw_stream_times;
+  for (int pass = 0; pass < repeat; ++pass) {
+    mq_pass(config, count, pass, mq_times);
+    raw_pass(config, count, pass, false, raw_times);
+    raw_pass(config, count, pass, true, raw_stream_times);
+  }
+  report("produce, confirm per 1000", count, mq_times.produce, raw_times.produce, raw_stream_times.produce);
+  report("consume, ack per message", count, mq_times.consume, raw_times.consume, raw_stream_times.consume);
+  return 0;
+} catch (const std::exception& error) {
+  std::fprintf(stderr, "rabbitmq_bench: %s\n", error.what());
+  return 1;
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Starts and stops a private Debian rabbitmq-server for tests and benchmarks
+# (SERVERS.md, RabbitMQ). Contract (tests/conformance/harness.hpp, ServerControl):
+#   start DIR  start a node on 127.0.0.1 on free ports, data and logs in a temporary
+#              dir owned by the rabbitmq user; write DIR/url, DIR/pid; wait until ready
+#   stop DIR   stop the node by its recorded PID; succeed if it is already stopped
+#   down DIR   stop serving but keep the data (mnesia dir, ports, node name)
+#   up DIR     serve again on the same address with the same data
+# The node runs as the rabbitmq user (it insists); epmd is started on 127.0.0.1 only and
+# stopped when no node is registered with it any more.
+set -euo pipefail
+
+verb=${1:-}
+dir=${2:-}
+[ -n "$verb" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|down|up DIR" >&2; exit 2; }
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+as_rabbitmq() { runuser -u rabbitmq -- env HOME=/var/lib/rabbitmq "$@"; }
+
+free_port() {
+  # A random port nobody listens on; a race with another program is possible and shows
+  # as a failed start, never as a wrong server.
+  local port
+  while true; do
+    port=$((20000 + RANDOM % 30000))
+    ss -Hltn "sport = :$port" | grep -q . || { echo "$port"; return; }
+  done
+}
+
+ctl() { as_rabbitmq /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "$(cat "$dir/node")" "$@"; }
+
+pid_alive() { [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; }
+
+launch() {
+  local data
+  data=$(cat "$dir/data")
+  as_rabbitmq epmd -address 127.0.0.1 -daemon
+  rm -f "$data/node.pid"
+  # setsid: the node must outlive the shell (and a ctest timeout) until `stop`.
+  setsid runuser -u rabbitmq -- env HOME=/var/lib/rabbitmq \
+    RABBITMQ_NODENAME="$(cat "$dir/node")" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+    RABBITMQ_NODE_PORT="$(cat "$dir/port")" RABBITMQ_DIST_PORT="$(cat "$dir/dist_port")" \
+    RABBITMQ_MNESIA_BASE="$data/mnesia" RABBITMQ_LOG_BASE="$data/log" \
+    RABBITMQ_PID_FILE="$data/node.pid" RABBITMQ_ENABLED_PLUGINS_FILE="$data/enabled_plugins" \
+    RABBITMQ_CONFIG_FILE="$data/rabbitmq" RABBITMQ_ADVANCED_CONFIG_FILE="$data/advanced.config" \
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
+    /usr/lib/rabbitmq/bin/rabbitmq-server >"$data/log/console.log" 2>&1 </dev/null &
+  # The node writes its own (beam) PID once it runs; that is the process to stop.
+  for _ in $(seq 1 300); do
+    [ -s "$data/node.pid" ] && break
+    sleep 0.1
+  done
+  [ -s "$data/node.pid" ] || { echo "rabbitmq: no PID file; see $data/log" >&2; return 1; }
+  cp "$data/node.pid" "$dir/pid"
+  if ! timeout 120 bash -c "$(declare -f as_rabbitmq ctl); dir='$dir'; ctl await_startup --timeout 110" >/dev/null; then
+    echo "rabbitmq: node did not start; see $data/log" >&2
+    return 1
+  fi
+}
+
+halt() {
+  pid_alive || return 0
+  local pid
+  pid=$(cat "$dir/pid")
+  ctl stop >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+  # epmd serves every node on this machine: stop it only when it serves none.
+  if ! as_rabbitmq epmd -names 2>/dev/null | grep -q '^name '; then
+    as_rabbitmq epmd -kill >/dev/null 2>&1 || true
+  fi
+}
+
+case "$verb" in
+  start)
+    data=$(mktemp -d /tmp/mq-rabbitmq-XXXXXX)
+    mkdir -p "$data/mnesia" "$data/log"
+    echo '[].' >"$data/enabled_plugins"
+    # Small test machines: no disk alarm for a nearly full /tmp, quick heartbeats.
+    printf 'disk_free_limit.absolute = 10MB\nloopback_users = none\n' >"$data/rabbitmq.conf"
+    echo '[].' >"$data/advanced.config"
+    chown -R rabbitmq:rabbitmq "$data"
+    echo "$data" >"$dir/data"
+    echo "mq-$(basename "$data" | tr -dc 'a-zA-Z0-9')@localhost" >"$dir/node"
+    free_port >"$dir/port"
+    free_port >"$dir/dist_port"
+    launch
+    echo "amqp://guest:guest@127.0.0.1:$(cat "$dir/port")/" >"$dir/url"
+    cat "$dir/url"
+    ;;
+  stop)
+    [ -f "$dir/node" ] || exit 0
+    halt
+    data=$(cat "$dir/data" 2>/dev/null || true)
+    case "$data" in /tmp/mq-rabbitmq-*) rm -rf "$data" ;; esac
+    rm -f "$dir/pid"
+    ;;
+  down) halt ;;
+  up) pid_alive || launch ;;
+  *) echo "usage: $0 start|stop|down|up DIR" >&2; exit 2 ;;
+esac

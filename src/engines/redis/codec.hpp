@@ -1,0 +1,60 @@
+// How mq messages and names are laid out in Redis (README.md, "Keys and encoding").
+//
+// A stream entry has one field, "m", holding the message frame below; the stream id is
+// Redis's own. Frame (all integers little-endian):
+//   u8 'M', u8 version (1), u8 flags (bit 0: has key), u8 priority,
+//   i64 timestamp (ns since the Unix epoch), u32 id length, id,
+//   [u32 key length, key], u32 header count, per header: u32 name length, name,
+//   u32 value length, value; then the value: every remaining byte.
+// Persistent format: never change the meaning of version 1.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "mq/message.hpp"
+
+namespace mq::engines::redis {
+
+inline constexpr std::string_view message_field = "m";
+
+// Where a stream key ("mq:s:<topic>:<partition>[:p<priority>]") belongs.
+struct StreamName {
+  std::string topic;
+  int partition = 0;
+  int priority = 0;
+};
+std::optional<StreamName> parse_stream_key(std::string_view key);
+
+std::string encode_message(const Message& message);
+// Fills topic-independent fields of `message`; false if `frame` is not a version-1 frame.
+bool decode_message(std::string_view frame, Message& message);
+
+// Key names: every key mq uses starts with "mq:" (one Redis database per deployment).
+namespace keys {
+inline const std::string topics = "mq:topics";          // hash: topic -> partition count
+inline const std::string topics_version = "mq:topics:v";  // bumped by every create/delete
+inline const std::string groups = "mq:groups";          // set of group names
+inline const std::string delay_due = "mq:delay";        // zset: delay token -> due (ms)
+inline const std::string delay_payload = "mq:delay:m";  // hash: delay token -> "stream\nframe"
+inline std::string topic_meta(std::string_view topic) { return "mq:topic:" + std::string(topic); }
+inline std::string stream(std::string_view topic, int partition) {
+  return "mq:s:" + std::string(topic) + ":" + std::to_string(partition);
+}
+// Priority lanes: messages of priority 1..9 go to a stream of their own per partition.
+inline std::string lane(std::string_view topic, int partition, int priority) {
+  return priority == 0 ? stream(topic, partition) : stream(topic, partition) + ":p" + std::to_string(priority);
+}
+inline std::string lane_field(int priority) { return "lane" + std::to_string(priority); }
+inline std::string group_streams(std::string_view group) { return "mq:g:" + std::string(group) + ":streams"; }
+inline std::string group_members(std::string_view group) { return "mq:g:" + std::string(group) + ":members"; }
+// Exists while the member is alive (refreshed by the engine's heartbeat).
+inline std::string member_prefix(std::string_view group) { return "mq:m:" + std::string(group) + ":"; }
+inline std::string dedup(std::string_view group, std::string_view id) {
+  return "mq:dedup:" + std::string(group) + ":" + std::string(id);
+}
+inline std::string seed_dedup(std::string_view id) { return "msg:processed:" + std::string(id); }
+}  // namespace keys
+
+}  // namespace mq::engines::redis

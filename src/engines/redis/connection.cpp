@@ -1,0 +1,217 @@
+#include "engines/redis/connection.hpp"
+
+#include <fmt/format.h>
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+#include <algorithm>
+
+namespace mq::engines::redis {
+namespace {
+
+timeval to_timeval(milliseconds duration) {
+  const auto ms = std::max<long long>(duration.count(), 1);
+  return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+}
+
+constexpr milliseconds first_backoff{50};
+constexpr milliseconds last_backoff{1'000};
+
+// argv/argvlen views of `args` for hiredis (binary-safe).
+struct Argv {
+  explicit Argv(const Args& args) {
+    pointers.reserve(args.size());
+    lengths.reserve(args.size());
+    for (const auto& arg : args) {
+      pointers.push_back(arg.data());
+      lengths.push_back(arg.size());
+    }
+  }
+  // mutable: hiredis 0.14 takes `const char**` (it does not write through it).
+  mutable std::vector<const char*> pointers;
+  mutable std::vector<std::size_t> lengths;
+};
+
+}  // namespace
+
+Reply::Reply(redisReply* reply) : reply_(reply) {}
+void Reply::Free::operator()(redisReply* reply) const { freeReplyObject(reply); }
+bool Reply::is_error() const { return reply_ && reply_->type == REDIS_REPLY_ERROR; }
+bool Reply::is_nil() const { return !reply_ || reply_->type == REDIS_REPLY_NIL; }
+bool Reply::is_array() const { return reply_ && reply_->type == REDIS_REPLY_ARRAY; }
+bool Reply::is_integer() const { return reply_ && reply_->type == REDIS_REPLY_INTEGER; }
+std::string_view Reply::text() const { return text_of(reply_.get()); }
+long long Reply::integer() const { return integer_of(reply_.get()); }
+std::size_t Reply::size() const { return is_array() ? reply_->elements : 0; }
+const redisReply* Reply::element(std::size_t index) const { return reply_->element[index]; }
+
+std::string_view text_of(const redisReply* reply) {
+  if (!reply) return {};
+  switch (reply->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR: return {reply->str, reply->len};
+    default: return {};
+  }
+}
+
+bool is_nil(const redisReply* reply) { return !reply || reply->type == REDIS_REPLY_NIL; }
+
+long long integer_of(const redisReply* reply) {
+  if (!reply) return 0;
+  if (reply->type == REDIS_REPLY_INTEGER) return reply->integer;
+  if (reply->type == REDIS_REPLY_STRING) {
+    try {
+      return std::stoll(std::string(reply->str, reply->len));
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  return 0;
+}
+
+Connection::Connection(const ServerAddress& address)
+    : address_(address), read_timeout_(address.command_timeout) {}
+
+Connection::~Connection() { reset(); }
+
+void Connection::reset() {
+  if (context_) redisFree(context_);
+  context_ = nullptr;
+  client_id_ = 0;
+}
+
+void Connection::fail(std::string_view what) {
+  last_error_ = context_ && context_->errstr[0] ? context_->errstr : std::string(what);
+  reset();
+  backoff_ = backoff_.count() == 0 ? first_backoff : std::min(backoff_ * 2, last_backoff);
+  retry_at_ = std::chrono::steady_clock::now() + backoff_;
+  throw connection_error(address_, fmt::format("{}: {}", what, last_error_));
+}
+
+void Connection::ensure() {
+  if (context_) return;
+  if (std::chrono::steady_clock::now() < retry_at_) {
+    throw connection_error(address_, "not connected (reconnecting; last error: " + last_error_ + ")");
+  }
+  context_ = redisConnectWithTimeout(address_.host.c_str(), address_.port, to_timeval(address_.connect_timeout));
+  if (!context_) fail("cannot connect");
+  if (context_->err) fail("cannot connect");
+  redisSetTimeout(context_, to_timeval(read_timeout_));
+  redisEnableKeepAlive(context_);
+  auto login = [&](const Args& args, std::string_view what) {
+    const Argv argv(args);
+    Reply reply(static_cast<redisReply*>(
+        redisCommandArgv(context_, static_cast<int>(args.size()), argv.pointers.data(), argv.lengths.data())));
+    if (!reply.get()) fail(what);
+    if (reply.is_error()) {
+      // A refused login is not a dropped connection: no point retrying it quickly.
+      const auto status = reply_status(address_, what, reply);
+      reset();
+      backoff_ = last_backoff;
+      retry_at_ = std::chrono::steady_clock::now() + backoff_;
+      last_error_ = status.message();
+      throw Error(status);
+    }
+    return reply;
+  };
+  if (!address_.password.empty()) {
+    login(address_.user.empty() ? Args{"AUTH", address_.password} : Args{"AUTH", address_.user, address_.password},
+          "AUTH");
+  }
+  if (address_.db != 0) login(Args{"SELECT", std::to_string(address_.db)}, "SELECT");
+  client_id_ = login(Args{"CLIENT", "ID"}, "CLIENT ID").integer();
+  backoff_ = milliseconds(0);
+}
+
+Reply Connection::command(const Args& args) {
+  ensure();
+  const Argv argv(args);
+  auto* raw = static_cast<redisReply*>(
+      redisCommandArgv(context_, static_cast<int>(args.size()), argv.pointers.data(), argv.lengths.data()));
+  if (!raw) fail(args.empty() ? "command" : args.front());
+  return Reply(raw);
+}
+
+std::vector<Reply> Connection::pipeline(const std::vector<Args>& commands, Status& failure) {
+  std::vector<Reply> replies;
+  try {
+    ensure();
+    for (const auto& args : commands) {
+      const Argv argv(args);
+      if (redisAppendCommandArgv(context_, static_cast<int>(args.size()), argv.pointers.data(),
+                                 argv.lengths.data()) != REDIS_OK) {
+        fail("pipeline");
+      }
+    }
+    replies.reserve(commands.size());
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      void* raw = nullptr;
+      if (redisGetReply(context_, &raw) != REDIS_OK || !raw) fail(commands[i].front());
+      replies.emplace_back(static_cast<redisReply*>(raw));
+    }
+  } catch (const Error& error) {
+    failure = error.status();
+  }
+  return replies;
+}
+
+void Connection::set_read_timeout(milliseconds timeout) {
+  if (timeout == read_timeout_) return;
+  read_timeout_ = timeout;
+  if (context_) redisSetTimeout(context_, to_timeval(timeout));
+}
+
+ConnectionPool::ConnectionPool(const ServerAddress& address, std::size_t size)
+    : address_(address), size_(std::max<std::size_t>(size, 1)) {}
+
+ConnectionPool::Lease ConnectionPool::acquire() {
+  std::unique_lock lock(mutex_);
+  returned_.wait(lock, [&] { return !idle_.empty() || created_ < size_; });
+  if (!idle_.empty()) {
+    auto connection = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(*this, std::move(connection));
+  }
+  ++created_;
+  return Lease(*this, std::make_unique<Connection>(address_));
+}
+
+ConnectionPool::Lease::~Lease() {
+  if (!connection_) return;
+  {
+    std::lock_guard lock(pool_->mutex_);
+    pool_->idle_.push_back(std::move(connection_));
+  }
+  pool_->returned_.notify_one();
+}
+
+std::string Script::sha() const {
+  std::lock_guard lock(mutex_);
+  return sha_;
+}
+
+Args Script::command(const Args& keys, const Args& args) const {
+  Args command{"EVAL", text_, std::to_string(keys.size())};
+  command.insert(command.end(), keys.begin(), keys.end());
+  command.insert(command.end(), args.begin(), args.end());
+  return command;
+}
+
+Reply Script::run(Connection& connection, const Args& keys, const Args& args) const {
+  if (auto known = sha(); !known.empty()) {
+    Args command{"EVALSHA", known, std::to_string(keys.size())};
+    command.insert(command.end(), keys.begin(), keys.end());
+    command.insert(command.end(), args.begin(), args.end());
+    Reply reply = connection.command(command);
+    if (!reply.is_error() || !reply.text().starts_with("NOSCRIPT")) return reply;
+  }
+  Reply loaded = connection.command(Args{"SCRIPT", "LOAD", text_});
+  if (!loaded.is_error()) {
+    std::lock_guard lock(mutex_);
+    sha_ = std::string(loaded.text());
+  }
+  return connection.command(command(keys, args));
+}
+
+}  // namespace mq::engines::redis

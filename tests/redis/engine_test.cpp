@@ -1,0 +1,290 @@
+// The redis engine's own tests. Each test that needs a server starts its own with
+// scripts/servers/redis.sh (so they may run in parallel) and stops it by its PID.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/engine.hpp"
+#include "engines/redis/codec.hpp"
+#include "mq/mq.hpp"
+
+namespace mq::engines::redis {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Server {
+ public:
+  Server() {
+    std::string pattern = ::testing::TempDir() + "mq-redis-test-XXXXXX";
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    dir_ = pattern;
+    if (!run("start")) throw std::runtime_error("could not start redis-server");
+    std::ifstream file(dir_ + "/url");
+    std::getline(file, url_);
+  }
+  ~Server() {
+    run("stop");
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  bool run(const std::string& verb) {
+    return std::system(("'" MQ_REDIS_SCRIPT "' " + verb + " '" + dir_ + "' >/dev/null").c_str()) == 0;
+  }
+  const std::string& url() const { return url_; }
+
+ private:
+  std::string dir_, url_;
+};
+
+Config test_config(const std::string& url) {
+  auto config = Config::defaults("development");
+  config.url = url;
+  config.producer.linger = 1ms;
+  config.consumer.poll_interval = 50ms;
+  return config;
+}
+
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return condition();
+    std::this_thread::sleep_for(5ms);  // polling interval of the wait
+  }
+  return true;
+}
+
+TEST(Codec, RoundTripsEveryFieldByteExact) {
+  Message message("t", std::string("k\0ey", 4), std::string("\0\xff\xfe value", 9));
+  message.id = "0190-id";
+  message.priority = 7;
+  message.timestamp = TimePoint(std::chrono::nanoseconds(1'700'000'000'123'456'789));
+  message.headers.add("a", std::string("\0b", 2));
+  message.headers.add("a", "again");
+  Message decoded;
+  ASSERT_TRUE(decode_message(encode_message(message), decoded));
+  EXPECT_EQ(decoded.key, message.key);
+  EXPECT_EQ(decoded.value, message.value);
+  EXPECT_EQ(decoded.id, message.id);
+  EXPECT_EQ(decoded.priority, 7);
+  EXPECT_EQ(decoded.timestamp, message.timestamp);
+  EXPECT_EQ(decoded.headers, message.headers);
+
+  Message keyless("t", "");
+  ASSERT_TRUE(decode_message(encode_message(keyless), decoded));
+  EXPECT_FALSE(decoded.key.has_value());
+  EXPECT_TRUE(decoded.value.empty());
+  EXPECT_FALSE(decode_message("not a frame", decoded));
+  EXPECT_FALSE(decode_message(encode_message(message).substr(0, 20), decoded));
+}
+
+TEST(Url, TlsIsAClearErrorNamingTheHiredisThatWouldDoIt) {
+  try {
+    Client client("rediss://app:topsecret@127.0.0.1:6380", Config::defaults("development"));
+    FAIL() << "rediss:// opened";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::not_supported);
+    EXPECT_NE(std::string(error.what()).find("hiredis 1.0.0"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("0.14.1"), std::string::npos) << error.what();
+    EXPECT_EQ(std::string(error.what()).find("topsecret"), std::string::npos) << error.what();
+  }
+}
+
+TEST(Url, BadDatabaseAndUnknownPropertiesAreInvalidArguments) {
+  EXPECT_THROW(
+      {
+        try {
+          Client client("redis://127.0.0.1:9/zero", Config::defaults("development"));
+        } catch (const Error& error) {
+          EXPECT_EQ(error.code(), ErrorCode::invalid_argument) << error.what();
+          throw;
+        }
+      },
+      Error);
+  auto config = Config::defaults("development");
+  config.engine_properties["redis.no_such_thing"] = "1";
+  try {
+    Client client("redis://127.0.0.1:9", config);
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(std::string(error.what()).find("redis.no_such_thing"), std::string::npos) << error.what();
+  }
+}
+
+TEST(Auth, WrongPasswordIsAConnectionErrorWithoutThePassword) {
+  Server server;
+  const auto url = server.url();
+  // The test server has no password; AUTH with one fails ("WRONGPASS" or "no password").
+  auto config = test_config("redis://someone:wr0ng-pass@" + url.substr(8));
+  try {
+    Client client(config);
+    FAIL() << "AUTH with a wrong password succeeded";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::connection) << error.what();
+    EXPECT_EQ(std::string(error.what()).find("wr0ng-pass"), std::string::npos) << error.what();
+  }
+}
+
+class DedupStoreTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DedupStoreTest, ClaimsLeasesCompletionsAndReleases) {
+  Server server;
+  auto config = test_config(server.url());
+  config.engine_properties["redis.dedup_layout"] = GetParam();
+  auto engine = core::open_engine(server.url(), config);
+  auto store = engine->dedup_store();
+  ASSERT_NE(store, nullptr);
+  using Claim = core::DedupStore::Claim;
+  EXPECT_EQ(store->claim("g", "id-1", 10s), Claim::acquired);
+  EXPECT_EQ(store->claim("g", "id-1", 10s), Claim::busy);
+  store->release("g", "id-1");
+  EXPECT_EQ(store->claim("g", "id-1", 10s), Claim::acquired);
+  store->complete("g", "id-1", 1s);
+  EXPECT_EQ(store->claim("g", "id-1", 10s), Claim::done);
+  store->release("g", "id-1");  // a completion is not a claim: it stays
+  EXPECT_EQ(store->claim("g", "id-1", 10s), Claim::done);
+  // The group layout keeps groups apart; the seed layout is one key for all groups.
+  EXPECT_EQ(store->claim("other", "id-1", 10s), GetParam() == "seed" ? Claim::done : Claim::acquired);
+  // A lease ends by itself (a member died mid-processing), and so does the window.
+  EXPECT_EQ(store->claim("g", "id-2", 100ms), Claim::acquired);
+  EXPECT_TRUE(wait_until([&] { return store->claim("g", "id-2", 10s) == Claim::acquired; }, 5s));
+  EXPECT_TRUE(wait_until([&] { return store->claim("g", "id-1", 10s) == Claim::acquired; }, 5s));
+  engine->close();
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, DedupStoreTest, ::testing::Values("group", "seed"));
+
+TEST(Reconnect, SyncSendsDuringAnOutageFailOrSucceedAndTheClientRecovers) {
+  Server server;
+  Client client(test_config(server.url()));
+  auto producer = client.producer();
+  producer.send(Message("outage", "before"));
+  ASSERT_TRUE(server.run("down"));
+  try {
+    producer.send(Message("outage", "during"));
+    ADD_FAILURE() << "a send succeeded with the server down";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::connection) << error.what();
+  }
+  ASSERT_TRUE(server.run("up"));
+  // The connection comes back within the backoff (at most 1 s between attempts).
+  EXPECT_TRUE(wait_until(
+      [&] {
+        try {
+          producer.send(Message("outage", "after"));
+          return true;
+        } catch (const Error&) {
+          return false;
+        }
+      },
+      10s));
+}
+
+TEST(Delay, AnotherClientMovesDelayedMessagesOfAClosedOne) {
+  Server server;
+  {
+    Client sender(test_config(server.url()));
+    auto producer = sender.producer();
+    for (int i = 0; i < 50; ++i) producer.send_after(Message("later", std::to_string(i)), 500ms);
+    producer.close();
+  }  // the sender is gone before anything is due
+  Client receiver(test_config(server.url()));
+  std::mutex mutex;
+  std::map<std::string, int> seen;
+  auto options = receiver.config().consumer;
+  options.group = "delay.group";
+  options.topics = {"later"};
+  options.start = StartPosition::earliest;
+  auto consumer = receiver.consumer(options, [&](const Message& message) {
+    std::lock_guard lock(mutex);
+    ++seen[message.value];
+    return Outcome::ack();
+  });
+  EXPECT_TRUE(wait_until(
+      [&] {
+        std::lock_guard lock(mutex);
+        return seen.size() == 50;
+      },
+      10s));
+  consumer.stop();
+  for (const auto& [value, count] : seen) EXPECT_EQ(count, 1) << value;
+}
+
+// C33's scenario on the lanes: 1,000 priority-0 messages queued, then 10 priority-9.
+TEST(Priority, HigherLanesAreHandledFirst) {
+  Server server;
+  Client client(test_config(server.url()));
+  client.admin().create_topic("urgent", TopicOptions{.partitions = 1});
+  auto producer = client.producer();
+  std::vector<Message> batch;
+  for (int i = 0; i < 1000; ++i) batch.emplace_back("urgent", "low-" + std::to_string(i));
+  producer.send_batch(std::move(batch));
+  for (int i = 0; i < 10; ++i) {
+    Message message("urgent", "high-" + std::to_string(i));
+    message.priority = 9;
+    producer.send(message);
+  }
+  std::mutex mutex;
+  std::vector<std::string> order;
+  auto options = client.config().consumer;
+  options.group = "priority.group";
+  options.topics = {"urgent"};
+  options.start = StartPosition::earliest;
+  options.workers = 1;
+  auto consumer = client.consumer(options, [&](const Message& message) {
+    std::lock_guard lock(mutex);
+    order.push_back(message.value);
+    return Outcome::ack();
+  });
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::lock_guard lock(mutex);
+        return order.size() == 1010;
+      },
+      30s));
+  consumer.stop();
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(order[static_cast<std::size_t>(i)], "high-" + std::to_string(i));
+  const auto info = client.admin().describe_group("priority.group");
+  ASSERT_EQ(info.partitions.size(), 1u);  // the lane counts towards its partition
+  EXPECT_EQ(info.partitions[0].end, 1010);
+  EXPECT_EQ(info.partitions[0].committed, 1010);
+}
+
+TEST(Admin, GroupLagIsSentMinusAcked) {
+  Server server;
+  Client client(test_config(server.url()));
+  client.admin().create_topic("lagging", TopicOptions{.partitions = 2});
+  auto producer = client.producer();
+  for (int i = 0; i < 10; ++i) producer.send(Message("lagging", std::to_string(i)));
+  std::atomic<int> handled{0};
+  auto options = client.config().consumer;
+  options.group = "lag.group";
+  options.topics = {"lagging"};
+  options.start = StartPosition::earliest;
+  {
+    auto consumer = client.consumer(options, [&](const Message&) {
+      ++handled;
+      return Outcome::ack();
+    });
+    ASSERT_TRUE(wait_until([&] { return handled == 10; }, 10s));
+    consumer.stop();
+  }
+  for (int i = 0; i < 5; ++i) producer.send(Message("lagging", std::to_string(i)));
+  const auto info = client.admin().describe_group("lag.group");
+  ASSERT_EQ(info.partitions.size(), 2u);
+  EXPECT_EQ(info.total_lag(), 5);
+  std::int64_t committed = 0;
+  for (const auto& partition : info.partitions) committed += partition.committed;
+  EXPECT_EQ(committed, 10);
+  const auto topics = client.admin().list_topics();
+  ASSERT_EQ(topics.size(), 1u);
+  EXPECT_EQ(topics[0].messages, 15u);
+}
+
+}  // namespace
+}  // namespace mq::engines::redis
