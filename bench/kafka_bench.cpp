@@ -60,6 +60,20 @@ rd_kafka_t* raw_handle(rd_kafka_type_t type, const std::string& bootstrap,
   return handle;
 }
 
+// A phase that makes no progress for this long stops the run with what it has: a
+// silent hang (as the first 1,000,000-message run had) tells nothing.
+constexpr auto stall_limit = std::chrono::seconds(30);
+
+[[noreturn]] void stalled(const char* phase, std::size_t done, std::size_t wanted) {
+  std::fprintf(stderr, "%s: stalled at %zu of %zu messages (no progress for %lld s)\n", phase, done, wanted,
+               static_cast<long long>(stall_limit.count()));
+  std::exit(1);
+}
+
+void phase_done(const char* phase, std::size_t count, double seconds) {
+  std::fprintf(stderr, "%s: %zu messages in %.2f s\n", phase, count, seconds);
+}
+
 std::atomic<std::size_t> raw_delivered{0}, raw_failed{0};
 void count_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void*) {
   (message->err ? raw_failed : raw_delivered).fetch_add(1, std::memory_order_relaxed);
@@ -101,10 +115,17 @@ double raw_consume(const Settings& settings, const std::string& topic) {
   rd_kafka_topic_partition_list_destroy(topics);
   std::size_t received = 0;
   SteadyClock::time_point start{};
+  auto progress = SteadyClock::now();
   while (received < settings.messages) {
     rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer, 100);
-    if (!message) continue;
-    if (!message->err && received++ == 0) start = SteadyClock::now();
+    if (!message) {
+      if (SteadyClock::now() - progress > stall_limit) stalled("raw consume", received, settings.messages);
+      continue;
+    }
+    if (!message->err) {
+      if (received++ == 0) start = SteadyClock::now();
+      progress = SteadyClock::now();
+    }
     rd_kafka_message_destroy(message);
   }
   const double seconds = Seconds(SteadyClock::now() - start).count();
@@ -144,7 +165,17 @@ double mq_consume(mq::Client& client, const Settings& settings, const std::strin
     if (handled.fetch_add(1, std::memory_order_relaxed) == 0) first = SteadyClock::now().time_since_epoch().count();
     return mq::Outcome::ack();
   });
-  while (handled.load(std::memory_order_relaxed) < settings.messages) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::size_t seen = 0;
+  auto progress = SteadyClock::now();
+  while (handled.load(std::memory_order_relaxed) < settings.messages) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (const auto now = handled.load(std::memory_order_relaxed); now != seen) {
+      seen = now;
+      progress = SteadyClock::now();
+    } else if (SteadyClock::now() - progress > stall_limit) {
+      stalled("mq consume", seen, settings.messages);
+    }
+  }
   const auto start = SteadyClock::time_point(SteadyClock::duration(first.load()));
   const double seconds = Seconds(SteadyClock::now() - start).count();
   consumer.stop(std::chrono::seconds(30));
@@ -177,9 +208,13 @@ int main(int argc, char** argv) {
   for (const auto& name : {raw_topic, mq_topic}) client.admin().create_topic(name, mq::TopicOptions{.partitions = settings.partitions});
   // Interleaved so that both sides see the same machine load.
   const double raw_p = raw_produce(settings, raw_topic);
+  phase_done("raw produce", settings.messages, raw_p);
   const double mq_p = mq_produce(client, settings, mq_topic);
+  phase_done("mq produce", settings.messages, mq_p);
   const double raw_c = raw_consume(settings, raw_topic);
+  phase_done("raw consume", settings.messages, raw_c);
   const double mq_c = mq_consume(client, settings, mq_topic);
+  phase_done("mq consume", settings.messages, mq_c);
   std::printf("%zu x %zu-byte messages, %d partitions, %s\n\n", settings.messages, value_bytes, settings.partitions,
               rd_kafka_version_str());
   std::printf("| phase | raw librdkafka msgs/s | mq msgs/s | mq / raw |\n|---|---:|---:|---:|\n");

@@ -9,6 +9,7 @@
 
 #include "core/logging.hpp"
 #include "engines/kafka/engine.hpp"
+#include "mq/names.hpp"
 
 namespace mq::engines::kafka {
 namespace {
@@ -87,6 +88,10 @@ void KafkaEngine::create_topic(const std::string& name, const TopicOptions& opti
       rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(name.c_str(), partitions, -1, reason, sizeof reason);
       if (options.retention.count() > 0) {
         rd_kafka_NewTopic_set_config(topic, "retention.ms", std::to_string(options.retention.count()).c_str());
+      }
+      // The group registry and the retry state keep the latest record per key (groups.cpp).
+      if (name == group_registry_topic || name.starts_with(names::retry_prefix)) {
+        rd_kafka_NewTopic_set_config(topic, "cleanup.policy", "compact");
       }
       if (options.retention_bytes > 0) {
         rd_kafka_NewTopic_set_config(topic, "retention.bytes", std::to_string(options.retention_bytes).c_str());
@@ -183,12 +188,18 @@ std::vector<TopicInfo> KafkaEngine::list_topics() {
 
 std::vector<std::string> KafkaEngine::list_groups() {
   check_open();
+  // A cluster without the admin API (the mock) answers no ListGroups either.
+  if (admin_api_missing_) return registered_groups();
   const auto event = run_admin(admin_.get(), RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS, settings_.connect_timeout,
                                [&](rd_kafka_AdminOptions_t* admin_options, rd_kafka_queue_t* queue) {
     rd_kafka_ListConsumerGroups(admin_.get(), admin_options, queue);
   });
   if (!event) throw Error(ErrorCode::timeout, fmt::format("list groups at {}: no answer", settings_.bootstrap));
-  if (const auto error = rd_kafka_event_error(event.get()); error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  const auto error = rd_kafka_event_error(event.get());
+  if (error == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE || error == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION) {
+    return registered_groups();
+  }
+  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw Error(code_for(error), fmt::format("list groups at {}: {}", settings_.bootstrap, rd_kafka_event_error_string(event.get())));
   }
   const auto* listing = rd_kafka_event_ListConsumerGroups_result(event.get());
@@ -196,10 +207,8 @@ std::vector<std::string> KafkaEngine::list_groups() {
   const auto* const* groups = rd_kafka_ListConsumerGroups_result_valid(listing, &count);
   std::size_t errors = 0;
   rd_kafka_ListConsumerGroups_result_errors(listing, &errors);
-  if (count == 0 && errors > 0) {
-    // The mock cluster answers no broker's ListGroups (README.md).
-    throw Error(ErrorCode::not_supported, fmt::format("list groups at {}: no broker answered ListGroups", settings_.bootstrap));
-  }
+  // No broker answered ListGroups: the registry is the only listing there is.
+  if (count == 0 && errors > 0) return registered_groups();
   std::vector<std::string> names;
   for (std::size_t i = 0; i < count; ++i) names.emplace_back(rd_kafka_ConsumerGroupListing_group_id(groups[i]));
   std::sort(names.begin(), names.end());

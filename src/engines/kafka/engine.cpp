@@ -13,34 +13,33 @@ namespace {
 
 // One append() call: results fill in as delivery reports arrive (on the producer's
 // poll thread, or on the caller's thread for messages librdkafka refused outright);
-// the last one to finish calls `done`, exactly once.
+// the last one to finish calls `done`, exactly once, and deletes the batch. One
+// allocation per call: message i's opaque is &slots[i], which points back here.
 struct PendingBatch {
   std::vector<core::AppendResult> results;
+  std::vector<PendingBatch*> slots;
   std::atomic<std::size_t> remaining{0};
   core::AppendCallback done;
 
   void finish_one() {
-    if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) done(std::move(results));
+    if (remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    auto callback = std::move(done);
+    auto out = std::move(results);
+    delete this;
+    callback(std::move(out));
   }
 };
 
-// The opaque of one produced message.
-struct Delivery {
-  std::shared_ptr<PendingBatch> batch;
-  std::size_t index;
-};
-
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void*) {
-  auto* delivery = static_cast<Delivery*>(message->_private);
-  auto& result = delivery->batch->results[delivery->index];
+  auto* const* slot = static_cast<PendingBatch* const*>(message->_private);
+  PendingBatch* batch = *slot;
+  auto& result = batch->results[static_cast<std::size_t>(slot - batch->slots.data())];
   if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     result.status = status_for(message->err, fmt::format("send to '{}'", result.receipt.topic));
   } else {
     result.receipt.partition = message->partition;
     result.receipt.offset = message->offset;  // -1 with acks none
   }
-  auto batch = std::move(delivery->batch);
-  delete delivery;
   batch->finish_one();
 }
 
@@ -75,7 +74,7 @@ void ProducerHandle::flush(milliseconds timeout) { rd_kafka_flush(handle_.get(),
 KafkaEngine::KafkaEngine(EngineSettings settings)
     : settings_(std::move(settings)),
       capabilities_{.engine = "kafka", .durable = true, .multi_process = true, .native_delay = false,
-                    .priority = false, .offsets = true, .server = true} {
+                    .priority = false, .offsets = true, .server = true, .durable_retry = true} {
   admin_ = make_handle(RD_KAFKA_PRODUCER, admin_properties(settings_), {}, settings_.redacted_url);
   // librdkafka connects lazily; ask for the broker list now so that a wrong address is
   // an error here, within connect_timeout, and not a hang at the first send.
@@ -136,29 +135,49 @@ Status KafkaEngine::ensure_topic(const std::string& topic) {
 }
 
 void KafkaEngine::append(std::vector<core::Envelope> batch, Acks acks, core::AppendCallback done) {
-  auto pending = std::make_shared<PendingBatch>();
+  auto* pending = new PendingBatch;
   pending->results.resize(batch.size());
+  pending->slots.assign(batch.size(), pending);
   pending->done = std::move(done);
   pending->remaining = batch.size() + 1;  // +1: this call's own hold, released last
   std::shared_lock lifecycle(lifecycle_);
   const bool closed = closed_.load(std::memory_order_acquire);
   std::map<std::string, Status> topics;
-  for (const auto& envelope : batch) topics.emplace(envelope.message.topic, Status{});
+  for (const auto& envelope : batch) {
+    if (!topics.count(envelope.message.topic)) topics.emplace(envelope.message.topic, Status{});
+  }
   if (!closed) {
     for (auto& [topic, status] : topics) status = ensure_topic(topic);
   }
-  ProducerHandle* producer = closed ? nullptr : &producer_for(acks);
+  ProducerHandle* producer = nullptr;
+  Status no_producer;
+  if (!closed) {
+    try {
+      producer = &producer_for(acks);
+    } catch (const Error& error) {
+      no_producer = error.status();  // a bad producer property: every message fails with it
+    }
+  }
+  // Batches usually hold one topic: its status is looked up once per run of it.
+  const std::string* run_topic = nullptr;
+  const Status* run_status = &no_producer;
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    const Message& message = batch[i].message;
+    Message& message = batch[i].message;  // ours: the id moves into the receipt
     auto& result = pending->results[i];
-    result.receipt = Receipt{message.topic, -1, -1, message.id, {}, {}};
+    result.receipt = Receipt{message.topic, -1, -1, {}, {}, {}};
     if (closed) {
       result.status = Status(ErrorCode::closed, "kafka engine is closed");
+      result.receipt.id = std::move(message.id);
       pending->remaining.fetch_sub(1);
       continue;
     }
-    if (const auto& status = topics[message.topic]; !status.ok()) {
-      result.status = status;
+    if (producer && (!run_topic || *run_topic != message.topic)) {
+      run_topic = &message.topic;
+      run_status = &topics[message.topic];
+    }
+    if (!run_status->ok()) {
+      result.status = *run_status;
+      result.receipt.id = std::move(message.id);
       pending->remaining.fetch_sub(1);
       continue;
     }
@@ -169,7 +188,7 @@ void KafkaEngine::append(std::vector<core::Envelope> batch, Acks acks, core::App
     }
     rd_kafka_header_add(headers, names::message_id_header.data(), static_cast<ssize_t>(names::message_id_header.size()),
                         message.id.data(), static_cast<ssize_t>(message.id.size()));
-    auto* delivery = new Delivery{pending, i};
+    result.receipt.id = std::move(message.id);  // the header holds its own copy
     // Macro arguments: computed first (the macros cast them without parentheses).
     const void* key = message.key ? message.key->data() : nullptr;
     const std::size_t key_size = message.key ? message.key->size() : 0;
@@ -183,15 +202,14 @@ void KafkaEngine::append(std::vector<core::Envelope> batch, Acks acks, core::App
           RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, key_size),
           RD_KAFKA_V_VALUE(const_cast<char*>(message.value.data()), message.value.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
-          RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_OPAQUE(delivery), RD_KAFKA_V_END);
+          RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_OPAQUE(&pending->slots[i]), RD_KAFKA_V_END);
       // A full local queue drains as the brokers acknowledge; core bounds what it
       // buffers, so this wait is short unless the cluster is unreachable.
       if (error == RD_KAFKA_RESP_ERR__QUEUE_FULL) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     } while (error == RD_KAFKA_RESP_ERR__QUEUE_FULL && std::chrono::steady_clock::now() < deadline);
     if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      // Refused before queueing: the headers and the opaque are still ours.
+      // Refused before queueing: the headers are still ours.
       rd_kafka_headers_destroy(headers);
-      delete delivery;
       result.status = status_for(error, fmt::format("send to '{}'", message.topic));
       pending->remaining.fetch_sub(1);
     }
@@ -214,6 +232,7 @@ void KafkaEngine::close() {
     producers.swap(producers_);
   }
   for (auto& [acks, producer] : producers) producer->flush(settings_.send_timeout);
+  rd_kafka_flush(admin_.get(), static_cast<int>(settings_.connect_timeout.count()));  // retry-state tombstones
   producers.clear();  // anything still unsent fails through its report
 }
 

@@ -3,7 +3,7 @@
 // librdkafka's mock cluster) do and do not cover.
 //
 // Files: engine.cpp (producing, open/close), subscription.cpp (consumer groups),
-// admin.cpp (topics, groups, lag), url.cpp (URL and Config to librdkafka properties),
+// admin.cpp (topics, groups, lag), groups.cpp (the group registry), url.cpp (URL and Config to librdkafka properties),
 // handles.cpp (librdkafka handles and logging), errors.cpp (librdkafka errors to mq's).
 #pragma once
 
@@ -100,6 +100,7 @@ class KafkaEngine final : public core::Engine, public std::enable_shared_from_th
   std::vector<TopicInfo> list_topics() override;
   std::vector<std::string> list_groups() override;
   GroupInfo describe_group(const std::string& group) override;
+  std::shared_ptr<core::RetryStore> retry_store() override;
   void close() override;
 
   const EngineSettings& settings() const { return settings_; }
@@ -108,6 +109,18 @@ class KafkaEngine final : public core::Engine, public std::enable_shared_from_th
   std::map<std::string, int> topics() { return cluster_topics(admin_.get(), settings_.connect_timeout); }
   // Live members of `group` in this process (subscription.cpp registers them).
   void member_joined(const std::string& group, int delta);
+  // Records `group` in the group registry (groups.cpp) once per engine; never throws.
+  void register_group(const std::string& group);
+  // Calls `each` for every record of partition 0 of `topic` from offset `from` to the
+  // current end, oldest first, through a consumer that never joins a group, and returns
+  // the offset after the last one read (`from` when the topic does not exist yet).
+  // Throws connection or timeout, bounded by connect_timeout. groups.cpp.
+  std::int64_t read_topic(const std::string& topic, std::int64_t from,
+                          const std::function<void(const rd_kafka_message_t*)>& each);
+  // Appends one record to partition 0 of a one-partition internal topic (created,
+  // compacted on a real broker, when missing); a null `value` is a tombstone. With
+  // `wait`, returns once stored (throws otherwise). groups.cpp.
+  void append_internal(const std::string& topic, const std::string& key, const std::string* value, bool wait);
 
  private:
   ProducerHandle& producer_for(Acks acks);
@@ -118,6 +131,8 @@ class KafkaEngine final : public core::Engine, public std::enable_shared_from_th
   // The mock cluster (librdkafka 2.0.2) has no CreateTopics/DeleteTopics: mq_kafka_mock
   // takes these requests on its control topic instead (admin.cpp, README.md).
   void mock_control(const std::string& command);
+  // Every group recorded in the registry (groups.cpp), sorted.
+  std::vector<std::string> registered_groups();
 
   const EngineSettings settings_;
   const core::Capabilities capabilities_;
@@ -129,12 +144,16 @@ class KafkaEngine final : public core::Engine, public std::enable_shared_from_th
   std::map<Acks, std::unique_ptr<ProducerHandle>> producers_;
   std::set<std::string> known_topics_;
   std::map<std::string, int> members_;
+  std::set<std::string> registered_groups_;
+  std::shared_ptr<core::RetryStore> retries_;  // made by the first retry_store() call
   std::atomic<bool> admin_api_missing_{false};
   std::atomic<bool> closed_{false};
 };
 
 // The control topic mq_kafka_mock (tools/kafka-mock) reads admin requests from.
 inline constexpr const char* mock_control_topic = "__mq_mock_admin";
+// The group registry (groups.cpp): one record per group an mq member joined.
+inline constexpr const char* group_registry_topic = "mq.groups";
 
 }  // namespace mq::engines::kafka
 

@@ -19,6 +19,12 @@ constexpr auto commit_interval = std::chrono::milliseconds(20);
 // records delivered again to the next owner.
 constexpr auto revoke_wait = std::chrono::seconds(10);
 constexpr int metadata_timeout_ms = 5000;
+// How long subscribe() waits for the member's first assignment. Kafka (and the mock)
+// hold a new group's first assignment for group.initial.rebalance.delay.ms (3 s by
+// default) and a rebalance until the members rejoin; a subscribe that returned before
+// would let messages sent right after it (C18's delayed ones) wait for the join
+// unseen. Past this bound subscribe returns anyway; the assignment comes later.
+constexpr auto join_wait = std::chrono::seconds(8);
 
 struct ListDeleter {
   void operator()(rd_kafka_topic_partition_list_t* list) const { rd_kafka_topic_partition_list_destroy(list); }
@@ -51,7 +57,17 @@ KafkaSubscription::KafkaSubscription(std::shared_ptr<KafkaEngine> engine, const 
     rd_kafka_queue_destroy(queue_);
     throw error_for(error, fmt::format("subscribe group '{}'", group_));
   }
+  engine_->register_group(group_);
   engine_->member_joined(group_, 1);
+  // mq's own groups (the delay scheduler, dead-letter readers) join in the background:
+  // the scheduler starts right before the consumer that needs it, so both joins overlap.
+  const bool wait = !group_.starts_with(names::reserved_topic_prefix);
+  const auto deadline = SteadyClock::now() + join_wait;
+  while (wait && !assigned_once_ && SteadyClock::now() < deadline) {
+    // The rebalance callback runs inside this poll; records fetched once assigned are
+    // kept for poll(), in order.
+    if (rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_.get(), 20)) early_.push_back(message);
+  }
 }
 
 KafkaSubscription::~KafkaSubscription() { close(); }
@@ -74,19 +90,34 @@ void KafkaSubscription::commit_callback(rd_kafka_t*, rd_kafka_resp_err_t error,
   std::lock_guard lock(self->mutex_);
   for (int i = 0; i < offsets->cnt; ++i) {
     const auto& entry = offsets->elems[i];
-    auto it = self->owned_.find({entry.topic, entry.partition});
+    auto it = self->owned_.find(PartitionKey{entry.topic, entry.partition});
     if (it != self->owned_.end() && it->second.commit_sent <= entry.offset) it->second.commit_sent = -1;
   }
   self->commits_pending_ = true;
   core::log(LogLevel::info, "kafka: commit for group '{}' failed, will retry: {}", self->group_, rd_kafka_err2str(error));
 }
 
-void KafkaSubscription::pin_latest(rd_kafka_topic_partition_list_t* partitions) {
+void KafkaSubscription::set_positions(rd_kafka_topic_partition_list_t* partitions) {
+  bool remembered = false;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    remembered = remembered || released_.count({partitions->elems[i].topic, partitions->elems[i].partition});
+  }
+  if (start_ != StartPosition::latest && !remembered) return;  // the committed offsets, as they are
   if (rd_kafka_committed(consumer_.get(), partitions, metadata_timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
-  PartitionList pins(rd_kafka_topic_partition_list_new(partitions->cnt));
+  PartitionList commits(rd_kafka_topic_partition_list_new(partitions->cnt));
   for (int i = 0; i < partitions->cnt; ++i) {
     auto& entry = partitions->elems[i];
-    if (entry.offset >= 0) continue;
+    if (auto it = released_.find({entry.topic, entry.partition}); it != released_.end()) {
+      // Acked here before the last revocation but not committed (the mock refuses commits
+      // during a rebalance): resume after them, and commit that now.
+      if (it->second > entry.offset) {
+        entry.offset = it->second;
+        rd_kafka_topic_partition_list_add(commits.get(), entry.topic, entry.partition)->offset = entry.offset;
+      }
+      released_.erase(it);
+      continue;
+    }
+    if (start_ != StartPosition::latest || entry.offset >= 0) continue;
     std::int64_t low = 0, high = 0;
     if (rd_kafka_query_watermark_offsets(consumer_.get(), entry.topic, entry.partition, &low, &high,
                                          metadata_timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -94,17 +125,19 @@ void KafkaSubscription::pin_latest(rd_kafka_topic_partition_list_t* partitions) 
       continue;
     }
     entry.offset = topics_at_join_.count(entry.topic) ? high : low;
-    rd_kafka_topic_partition_list_add(pins.get(), entry.topic, entry.partition)->offset = entry.offset;
+    rd_kafka_topic_partition_list_add(commits.get(), entry.topic, entry.partition)->offset = entry.offset;
   }
-  if (pins->cnt > 0) rd_kafka_commit(consumer_.get(), pins.get(), 0);
+  if (commits->cnt > 0) rd_kafka_commit(consumer_.get(), commits.get(), 0);
 }
 
 void KafkaSubscription::assign(rd_kafka_topic_partition_list_t* partitions) {
-  if (start_ == StartPosition::latest) pin_latest(partitions);
+  assigned_once_ = true;
+  set_positions(partitions);
   {
     std::lock_guard lock(mutex_);
     for (int i = 0; i < partitions->cnt; ++i) {
       owned_[{partitions->elems[i].topic, partitions->elems[i].partition}] = Owned{};
+      last_owned_ = nullptr;
     }
   }
   if (cooperative_) {
@@ -116,7 +149,7 @@ void KafkaSubscription::assign(rd_kafka_topic_partition_list_t* partitions) {
 
 bool KafkaSubscription::drained(const rd_kafka_topic_partition_list_t* partitions) const {
   for (int i = 0; i < partitions->cnt; ++i) {
-    auto it = owned_.find({partitions->elems[i].topic, partitions->elems[i].partition});
+    auto it = owned_.find(PartitionKey{partitions->elems[i].topic, partitions->elems[i].partition});
     if (it != owned_.end() && it->second.frontier && it->second.frontier->outstanding() > 0) return false;
   }
   return true;
@@ -127,7 +160,7 @@ void KafkaSubscription::revoke(rd_kafka_topic_partition_list_t* partitions) {
   {
     std::lock_guard lock(mutex_);
     for (int i = 0; i < partitions->cnt; ++i) {
-      auto it = owned_.find({partitions->elems[i].topic, partitions->elems[i].partition});
+      auto it = owned_.find(PartitionKey{partitions->elems[i].topic, partitions->elems[i].partition});
       if (it != owned_.end()) it->second.revoked = true;
     }
   }
@@ -152,7 +185,13 @@ void KafkaSubscription::finish_revoke(bool force) {
   commit(true, partitions.get());
   {
     std::lock_guard lock(mutex_);
-    for (int i = 0; i < partitions->cnt; ++i) owned_.erase({partitions->elems[i].topic, partitions->elems[i].partition});
+    for (int i = 0; i < partitions->cnt; ++i) {
+      auto it = owned_.find(PartitionKey{partitions->elems[i].topic, partitions->elems[i].partition});
+      if (it == owned_.end()) continue;
+      if (it->second.frontier) released_[it->first] = it->second.frontier->committed();
+      owned_.erase(it);
+      last_owned_ = nullptr;
+    }
   }
   if (cooperative_) {
     if (auto* error = rd_kafka_incremental_unassign(consumer_.get(), partitions.get())) rd_kafka_error_destroy(error);
@@ -185,13 +224,23 @@ void KafkaSubscription::commit(bool synchronous, const rd_kafka_topic_partition_
 
 std::optional<core::Record> KafkaSubscription::take(const rd_kafka_message_t* message) {
   const char* topic = rd_kafka_topic_name(message->rkt);
-  auto it = owned_.find({topic, message->partition});
-  if (it == owned_.end() || it->second.revoked) return std::nullopt;  // being given up
-  auto& owned = it->second;
-  if (!owned.frontier) owned.frontier.emplace(message->offset);
+  // Consecutive messages mostly come from one partition: look it up once per run.
+  if (!last_owned_ || last_rkt_ != message->rkt || last_partition_ != message->partition) {
+    auto it = owned_.find(PartitionKey{topic, message->partition});
+    if (it == owned_.end()) return std::nullopt;  // given up
+    last_owned_ = &it->second;
+    last_rkt_ = message->rkt;
+    last_partition_ = message->partition;
+  }
+  auto& owned = *last_owned_;
+  if (owned.revoked) return std::nullopt;  // being given up
+  if (!owned.frontier) {
+    owned.frontier.emplace(message->offset);
+    owned.matches = filter_.matches(topic);
+  }
   if (message->offset < owned.frontier->next()) return std::nullopt;  // already handed out
   owned.frontier->delivered(message->offset);
-  if (!filter_.matches(topic)) {
+  if (!owned.matches) {
     // Only possible for unusual patterns the regular expression over-approximates
     // (subscription_regex): skipped, and committed past.
     commits_pending_ = owned.frontier->finished(message->offset) || commits_pending_;
@@ -246,7 +295,13 @@ std::vector<core::Record> KafkaSubscription::poll(std::size_t max, std::chrono::
     // Wait only while nothing was taken; then drain what librdkafka already holds.
     int wait = records.empty() ? static_cast<int>(std::max<std::int64_t>(left.count(), 0)) : 0;
     if (pending_revoke_) wait = std::min(wait, 10);  // look at the acks again soon
-    rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_.get(), wait);
+    rd_kafka_message_t* message = nullptr;
+    if (!early_.empty()) {
+      message = early_.front();
+      early_.pop_front();
+    } else {
+      message = rd_kafka_consumer_poll(consumer_.get(), wait);
+    }
     if (pending_revoke_) finish_revoke(false);
     if (message == nullptr) {
       if (pending_revoke_ && records.empty() && SteadyClock::now() < deadline && !woken_.load()) continue;
@@ -271,7 +326,7 @@ void KafkaSubscription::ack(const core::Record& record) {
   bool commit_now = false;
   {
     std::lock_guard lock(mutex_);
-    auto it = owned_.find({record.message.topic, record.message.partition});
+    auto it = owned_.find(PartitionKey{record.message.topic, record.message.partition});
     if (it == owned_.end() || !it->second.frontier) return;  // released: it will be delivered again
     const bool advanced = it->second.frontier->finished(record.message.offset);
     commits_pending_ = commits_pending_ || advanced;
@@ -294,6 +349,8 @@ void KafkaSubscription::close() {
   }
   commit(true);
   finish_revoke(true);
+  for (auto* message : early_) rd_kafka_message_destroy(message);
+  early_.clear();
   // Leaves the group: the revoke callback runs here, commits again and does not wait.
   if (const auto error = rd_kafka_consumer_close(consumer_.get()); error != RD_KAFKA_RESP_ERR_NO_ERROR) {
     core::log(LogLevel::warning, "kafka: closing a member of group '{}': {}", group_, rd_kafka_err2str(error));
@@ -304,6 +361,7 @@ void KafkaSubscription::close() {
   engine_->member_joined(group_, -1);
   std::lock_guard lock(mutex_);
   owned_.clear();
+  last_owned_ = nullptr;
   closed_ = true;
 }
 

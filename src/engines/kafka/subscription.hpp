@@ -22,12 +22,14 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -49,10 +51,22 @@ class KafkaSubscription final : public core::Subscription {
 
  private:
   using TopicPartition = std::pair<std::string, int>;
+  // Orders TopicPartition and looks it up by (string_view, int): no string is built per
+  // message to find its partition.
+  struct PartitionLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      const int order = std::string_view(a.first).compare(std::string_view(b.first));
+      return order < 0 || (order == 0 && a.second < b.second);
+    }
+  };
+  using PartitionKey = std::pair<std::string_view, int>;
   struct Owned {
     std::optional<core::OffsetFrontier> frontier;  // from the first record delivered
     std::int64_t commit_sent = -1;                 // last offset handed to rd_kafka_commit
     bool revoked = false;                          // being given up: hand out nothing more
+    bool matches = true;                           // the topic matches the filter (set with frontier)
   };
 
   static void rebalance_callback(rd_kafka_t* handle, rd_kafka_resp_err_t error,
@@ -64,11 +78,15 @@ class KafkaSubscription final : public core::Subscription {
   // Commits and releases the pending revocation once drained, or past its deadline.
   void finish_revoke(bool force);
   bool drained(const rd_kafka_topic_partition_list_t* partitions) const;  // requires mutex_
-  // Latest start: a partition with no committed offset gets the end committed at once,
-  // so that a later owner starts there too and not at a newer "latest". A topic that
-  // did not exist when this member subscribed starts at its beginning instead: it holds
-  // only messages newer than the subscription (as in the memory and embedded engines).
-  void pin_latest(rd_kafka_topic_partition_list_t* partitions);
+  // Where fetching starts in newly assigned partitions, in place (on the poll thread):
+  // - latest start: a partition with no committed offset gets the end committed at
+  //   once, so that a later owner starts there too and not at a newer "latest". A topic
+  //   that did not exist when this member subscribed starts at its beginning instead: it
+  //   holds only messages newer than the subscription (as in the memory and embedded
+  //   engines).
+  // - a partition this member released before, with acks above what the group has
+  //   committed (a commit refused during the rebalance): resumes after them and commits.
+  void set_positions(rd_kafka_topic_partition_list_t* partitions);
   // Commits every advanced frontier (of `only`, when given). Takes mutex_.
   void commit(bool synchronous, const rd_kafka_topic_partition_list_t* only = nullptr);
   // Turns one fetched message into a record, or nullopt when it is not to be handed out.
@@ -78,13 +96,24 @@ class KafkaSubscription final : public core::Subscription {
   const std::string group_;
   const core::TopicFilter filter_;
   const StartPosition start_;
-  std::set<std::string> topics_at_join_;  // for pin_latest
+  std::set<std::string> topics_at_join_;  // for set_positions
+  // Commit position of each partition when this member last released it (poll thread).
+  std::map<TopicPartition, std::int64_t> released_;
   Handle consumer_;
   rd_kafka_queue_t* queue_ = nullptr;  // the consumer queue, for wakeup()
   bool cooperative_ = false;
+  bool assigned_once_ = false;  // poll thread (and the constructor) only
+  // Fetched while the constructor waited for the first assignment; poll() hands them
+  // out first. Poll thread only.
+  std::deque<rd_kafka_message_t*> early_;
 
   std::mutex mutex_;
-  std::map<TopicPartition, Owned> owned_;
+  std::map<TopicPartition, Owned, PartitionLess> owned_;
+  // take()'s lookup cache: the entry of the last message's partition (nullptr when an
+  // entry was added or removed since).
+  Owned* last_owned_ = nullptr;
+  const rd_kafka_topic_t* last_rkt_ = nullptr;
+  std::int32_t last_partition_ = -1;
   rd_kafka_topic_partition_list_t* pending_revoke_ = nullptr;  // poll thread only
   std::chrono::steady_clock::time_point revoke_deadline_{};
   bool commits_pending_ = false;
