@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "core/logging.hpp"
 #include "mq/names.hpp"
@@ -195,7 +196,7 @@ void KafkaEngine::append(std::vector<core::Envelope> batch, Acks acks, core::App
     const int partition = message.partition >= 0 ? message.partition : RD_KAFKA_PARTITION_UA;
     const std::int64_t timestamp = millis_since_epoch(message.timestamp);
     rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR_NO_ERROR;
-    const auto deadline = std::chrono::steady_clock::now() + settings_.send_timeout;
+    std::optional<std::chrono::steady_clock::time_point> deadline;  // from the first full queue on
     do {
       error = rd_kafka_producev(
           producer->get(), RD_KAFKA_V_TOPIC(message.topic.c_str()),
@@ -205,8 +206,10 @@ void KafkaEngine::append(std::vector<core::Envelope> batch, Acks acks, core::App
           RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_OPAQUE(&pending->slots[i]), RD_KAFKA_V_END);
       // A full local queue drains as the brokers acknowledge; core bounds what it
       // buffers, so this wait is short unless the cluster is unreachable.
-      if (error == RD_KAFKA_RESP_ERR__QUEUE_FULL) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    } while (error == RD_KAFKA_RESP_ERR__QUEUE_FULL && std::chrono::steady_clock::now() < deadline);
+      if (error != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+      if (!deadline) deadline = std::chrono::steady_clock::now() + settings_.send_timeout;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    } while (std::chrono::steady_clock::now() < *deadline);
     if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // Refused before queueing: the headers are still ours.
       rd_kafka_headers_destroy(headers);

@@ -40,7 +40,6 @@ struct EngineSettings {
   bool auto_create_topics = true;
   milliseconds connect_timeout{5'000};
   milliseconds send_timeout{30'000};
-  milliseconds linger{5};
   std::size_t max_message_bytes = 1 << 20;
 };
 EngineSettings settings_from(const core::EngineUrl& url, const Config& config);

@@ -61,7 +61,6 @@ EngineSettings settings_from(const core::EngineUrl& url, const Config& config) {
   settings.auto_create_topics = config.auto_create_topics;
   settings.connect_timeout = std::max(config.connect_timeout, milliseconds(1));
   settings.send_timeout = std::max(config.producer.send_timeout, milliseconds(1));
-  settings.linger = config.producer.linger;
   settings.max_message_bytes = config.producer.max_message_bytes;
   return settings;
 }
@@ -94,7 +93,11 @@ Properties producer_properties(const EngineSettings& settings, Acks acks) {
   // acks=all (the production default) also gets the idempotent producer: retries then
   // neither duplicate nor reorder a partition's messages.
   add(properties, "enable.idempotence", acks == Acks::all ? "true" : "false");
-  add(properties, "linger.ms", std::to_string(settings.linger.count()));
+  // Core already lingers (ProducerOptions::linger) and hands over whole batches, one at
+  // a time per producer: a second long linger here would add its delay to every batch's
+  // round trip. 1 ms is about what handing over 1,000 messages takes, so a batch still
+  // leaves in few requests (with 0, librdkafka sends tiny ones and is slower still).
+  add(properties, "linger.ms", "1");
   add(properties, "message.timeout.ms", std::to_string(settings.send_timeout.count()));
   add(properties, "queue.buffering.max.messages", "2000000");
   return with_user(std::move(properties), settings);
