@@ -207,7 +207,9 @@ void KafkaSubscription::commit(bool synchronous, const rd_kafka_topic_partition_
     commits_pending_ = false;
     next_commit_ = SteadyClock::now() + commit_interval;
     for (auto& [partition, owned] : owned_) {
-      if (!owned.frontier || owned.frontier->committed() <= owned.commit_sent) continue;
+      // A synchronous commit (revocation, close) sends every position again: an
+      // asynchronous one still in flight may yet fail, and nothing would retry it.
+      if (!owned.frontier || (!synchronous && owned.frontier->committed() <= owned.commit_sent)) continue;
       if (only && !rd_kafka_topic_partition_list_find(only, partition.first.c_str(), partition.second)) continue;
       owned.commit_sent = owned.frontier->committed();
       rd_kafka_topic_partition_list_add(offsets.get(), partition.first.c_str(), partition.second)->offset =
