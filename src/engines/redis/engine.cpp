@@ -35,10 +35,11 @@ std::string delay_token(const std::string& message_id) {
 RedisEngine::RedisEngine(Settings settings)
     : settings_(std::move(settings)),
       capabilities_{.engine = "redis", .durable = true, .multi_process = true, .native_delay = true,
-                    .priority = true, .offsets = false, .server = true, .durable_retry = false},
+                    .priority = true, .offsets = false, .server = true, .durable_retry = true},
       pool_(settings_.address, settings_.pool_size) {
   pool_.acquire()->ensure();  // an unreachable server is an error here (C26), not at first use
   dedup_ = make_dedup_store(*this);
+  retries_ = make_retry_store(*this);
   background_ = std::thread([this] { background_loop(); });
 }
 
@@ -51,6 +52,7 @@ void RedisEngine::check_open() const {
 }
 
 std::shared_ptr<core::DedupStore> RedisEngine::dedup_store() { return dedup_; }
+std::shared_ptr<core::RetryStore> RedisEngine::retry_store() { return retries_; }
 
 Args RedisEngine::append_command(core::Envelope& envelope, const TopicEntry& topic, std::int64_t now_ms) {
   const Message& message = envelope.message;
@@ -214,6 +216,7 @@ void RedisEngine::background_loop() {
         next_heartbeat = steady_clock::now() + settings_.heartbeat;
       }
       move_due_delays(connection);
+      retries_->refresh_all(connection);
       if (failing) core::log(LogLevel::info, "redis {}: background work resumed", settings_.address.where());
       failing = false;
     } catch (const std::exception& error) {
