@@ -1,7 +1,7 @@
 // rabbitmq_bench: mq's amqp:// engine against raw rabbitmq-c doing the same work, in one
 // run against one server (bench/RESULTS.md, "RabbitMQ").
 //
-//   rabbitmq_bench URL [--messages N] [--repeat R]
+//   rabbitmq_bench URL [--messages N] [--repeat R] [--plain-url URL2]
 //
 // The work: N persistent messages of 100 bytes published in batches of 1,000, each
 // batch waiting for its publisher confirms; then the same N consumed by one consumer
@@ -12,7 +12,10 @@
 // "raw+stream" is raw with a stream also bound to the exchange, the server-side work of
 // mq's topology (bench/RESULTS.md); "raw+stream+prio" also declares the queue with
 // x-max-priority 9, as mq's group queues are (the priority capability): that is all of
-// mq's server-side work. Passes rotate (mq, raw, raw+stream, raw+stream+prio, mq, ...);
+// mq's server-side work; "mq plain" is mq with ?max_priority=0 (plain group queues), to
+// compare with raw+stream. It runs only with --plain-url, a URL of another vhost on the
+// same server (core's own groups exist in each vhost with one queue type; run_rabbitmq.sh
+// creates the vhost). Passes rotate (mq, mq plain, raw, raw+stream, raw+stream+prio);
 // each figure is the median of R passes.
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
@@ -175,9 +178,12 @@ void raw_pass(const mq::Config& config, std::size_t count, int pass, Topology to
 
 // ---- mq ---------------------------------------------------------------------------------
 
-void mq_pass(const mq::Config& config, std::size_t count, int pass, Times& times) {
+// `plain`: config.url has ?max_priority=0 (the engine's group queues without priorities,
+// the same server-side work as raw+stream); names differ from the other mq pass.
+void mq_pass(const mq::Config& config, std::size_t count, int pass, bool plain, Times& times) {
   mq::Client client(config);
-  const std::string topic = "bench.mq.events" + std::to_string(pass), group = "bench.mq" + std::to_string(pass) + ".group";
+  const std::string name = std::to_string(pass) + (plain ? ".plain" : "");
+  const std::string topic = "bench.mq.events" + name, group = "bench.mq" + name + ".group";
   client.admin().create_topic(topic);
   std::atomic<std::size_t> handled{0};
   mq::ConsumerOptions options = config.consumer;
@@ -225,22 +231,29 @@ void report(const char* what, std::size_t count, const std::vector<double>& mq_t
 }  // namespace
 
 int main(int argc, char** argv) try {
-  if (argc < 2) throw std::invalid_argument("usage: rabbitmq_bench URL [--messages N] [--repeat R]");
+  if (argc < 2) throw std::invalid_argument("usage: rabbitmq_bench URL [--messages N] [--repeat R] [--plain-url URL2]");
   std::size_t count = 100'000;
   int repeat = 3;
+  std::string plain_url;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--messages") count = std::stoul(argv[i + 1]);
     else if (flag == "--repeat") repeat = std::max(1, std::stoi(argv[i + 1]));
+    else if (flag == "--plain-url") plain_url = argv[i + 1];
     else throw std::invalid_argument("unknown option " + flag);
   }
   auto config = mq::Config::defaults("development");
   config.url = argv[1];
   std::printf("rabbitmq_bench: %s, %zu persistent messages of %zu bytes, batches of %zu, %d passes each\n",
               mq::redact_url(config.url).c_str(), count, value_bytes, batch_size, repeat);
-  Times mq_times, raw_times, raw_stream_times, raw_all_times;
+  Times mq_times, mq_plain_times, raw_times, raw_stream_times, raw_all_times;
   for (int pass = 0; pass < repeat; ++pass) {
-    mq_pass(config, count, pass, mq_times);
+    mq_pass(config, count, pass, false, mq_times);
+    if (!plain_url.empty()) {
+      auto plain = config;
+      plain.url = plain_url + (plain_url.find('?') == std::string::npos ? "?" : "&") + "max_priority=0";
+      mq_pass(plain, count, pass, true, mq_plain_times);
+    }
     raw_pass(config, count, pass, Topology{}, raw_times);
     raw_pass(config, count, pass, Topology{.stream = true}, raw_stream_times);
     raw_pass(config, count, pass, Topology{.stream = true, .priority = true}, raw_all_times);
@@ -251,6 +264,10 @@ int main(int argc, char** argv) try {
   report("consume, ack per message", count, mq_times.consume,
          {{"raw", &raw_times.consume}, {"raw+stream", &raw_stream_times.consume},
           {"raw+stream+prio", &raw_all_times.consume}});
+  if (plain_url.empty()) return 0;
+  std::printf("without priority queues (mq ?max_priority=0, raw+stream):\n");
+  report("produce, confirm per 1000", count, mq_plain_times.produce, {{"raw+stream", &raw_stream_times.produce}});
+  report("consume, ack per message", count, mq_plain_times.consume, {{"raw+stream", &raw_stream_times.consume}});
   return 0;
 } catch (const std::exception& error) {
   std::fprintf(stderr, "rabbitmq_bench: %s\n", error.what());
