@@ -104,8 +104,8 @@ class RedisEngine final : public core::Engine {
   void refresh_members(Connection& connection);
   std::optional<TopicEntry> register_topic(Connection& connection, const std::string& name, int partitions,
                                            const TopicOptions& options, bool exclusive);
-  // XADD (or the delay script) for one envelope.
-  Args append_command(core::Envelope& envelope, const TopicEntry& topic, std::int64_t now_ms);
+  // XADD to `stream` (or the delay script) for one envelope.
+  Args append_command(core::Envelope& envelope, std::string stream);
 
   const Settings settings_;
   const core::Capabilities capabilities_;
