@@ -80,7 +80,7 @@ void RedisEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendCa
   }
   const TimePoint now = Clock::now();
   std::vector<Args> commands;
-  std::vector<std::size_t> owners;  // commands[k] stores batch[owners[k]]; npos: a lane registration
+  std::vector<std::size_t> owners;  // commands[k] stores batch[owners[k]]; npos: a lane registration or XTRIM
   std::map<std::pair<std::string, int>, std::size_t> new_lanes;  // (topic, priority) -> its command
   // Retention: one XTRIM per stream after the batch's XADDs, rather than MINID/MAXLEN on
   // every XADD: the same approximate trimming with fewer bytes per message, which is
