@@ -1,7 +1,7 @@
 // rabbitmq_bench: mq's amqp:// engine against raw rabbitmq-c doing the same work, in one
 // run against one server (bench/RESULTS.md, "RabbitMQ").
 //
-//   rabbitmq_bench URL [--messages N] [--repeat R]
+//   rabbitmq_bench URL [--messages N] [--repeat R] [--plain-url URL2]
 //
 // The work: N persistent messages of 100 bytes published in batches of 1,000, each
 // batch waiting for its publisher confirms; then the same N consumed by one consumer
@@ -10,8 +10,13 @@
 // (prefetch 100, mq's default). mq: Producer::send_batch(1000) and a Consumer with one
 // worker whose handler only counts, on a group created before the messages were sent.
 // "raw+stream" is raw with a stream also bound to the exchange, the server-side work of
-// mq's topology (bench/RESULTS.md). Passes rotate (mq, raw, raw+stream, mq, ...); each
-// figure is the median of R passes.
+// mq's topology (bench/RESULTS.md); "raw+stream+prio" also declares the queue with
+// x-max-priority 9, as mq's group queues are (the priority capability): that is all of
+// mq's server-side work; "mq plain" is mq with ?max_priority=0 (plain group queues), to
+// compare with raw+stream. It runs only with --plain-url, a URL of another vhost on the
+// same server (core's own groups exist in each vhost with one queue type; run_rabbitmq.sh
+// creates the vhost). Passes rotate (mq, mq plain, raw, raw+stream, raw+stream+prio);
+// each figure is the median of R passes.
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 
@@ -34,6 +39,12 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr std::size_t value_bytes = 100;
 constexpr std::size_t batch_size = 1000;
 constexpr int prefetch = 100;
+
+// What the raw side declares besides its queue.
+struct Topology {
+  bool stream = false;    // a stream bound to the exchange too (every message stored twice)
+  bool priority = false;  // the queue has x-max-priority 9
+};
 
 struct Times {
   std::vector<double> produce, consume;
@@ -72,14 +83,19 @@ amqp_connection_state_t raw_connect(const mq::Config& config) {
 
 // `with_stream`: the exchange also routes to a stream, as mq's topics do (each message
 // is then stored twice on the server: the same server-side work as mq).
-void raw_pass(const mq::Config& config, std::size_t count, int pass, bool with_stream, Times& times) {
+void raw_pass(const mq::Config& config, std::size_t count, int pass, Topology topology, Times& times) {
+  const bool with_stream = topology.stream;
   auto state = raw_connect(config);
-  const std::string suffix = std::to_string(pass) + (with_stream ? ".s" : "");
+  const std::string suffix = std::to_string(pass) + (with_stream ? ".s" : "") + (topology.priority ? ".p" : "");
   const std::string exchange = "bench.raw", queue = "bench.raw." + suffix, key = "bench.raw.events" + suffix;
   amqp_exchange_declare(state, 1, amqp_cstring_bytes(exchange.c_str()), amqp_cstring_bytes("topic"), 0, 1, 0, 0,
                         amqp_empty_table);
   expect(amqp_get_rpc_reply(state), "exchange.declare");
-  amqp_queue_declare(state, 1, amqp_cstring_bytes(queue.c_str()), 0, 1, 0, 0, amqp_empty_table);
+  amqp_table_entry_t max_priority{amqp_cstring_bytes("x-max-priority"), {}};
+  max_priority.value.kind = AMQP_FIELD_KIND_I8;
+  max_priority.value.value.i8 = 9;
+  amqp_queue_declare(state, 1, amqp_cstring_bytes(queue.c_str()), 0, 1, 0, 0,
+                     topology.priority ? amqp_table_t{1, &max_priority} : amqp_empty_table);
   expect(amqp_get_rpc_reply(state), "queue.declare");
   amqp_queue_bind(state, 1, amqp_cstring_bytes(queue.c_str()), amqp_cstring_bytes(exchange.c_str()),
                   amqp_cstring_bytes(key.c_str()), amqp_empty_table);
@@ -162,9 +178,12 @@ void raw_pass(const mq::Config& config, std::size_t count, int pass, bool with_s
 
 // ---- mq ---------------------------------------------------------------------------------
 
-void mq_pass(const mq::Config& config, std::size_t count, int pass, Times& times) {
+// `plain`: config.url has ?max_priority=0 (the engine's group queues without priorities,
+// the same server-side work as raw+stream); names differ from the other mq pass.
+void mq_pass(const mq::Config& config, std::size_t count, int pass, bool plain, Times& times) {
   mq::Client client(config);
-  const std::string topic = "bench.mq.events" + std::to_string(pass), group = "bench.mq" + std::to_string(pass) + ".group";
+  const std::string name = std::to_string(pass) + (plain ? ".plain" : "");
+  const std::string topic = "bench.mq.events" + name, group = "bench.mq" + name + ".group";
   client.admin().create_topic(topic);
   std::atomic<std::size_t> handled{0};
   mq::ConsumerOptions options = config.consumer;
@@ -199,38 +218,56 @@ void mq_pass(const mq::Config& config, std::size_t count, int pass, Times& times
 }
 
 void report(const char* what, std::size_t count, const std::vector<double>& mq_times,
-            const std::vector<double>& raw_times, const std::vector<double>& raw_stream_times) {
+            const std::vector<std::pair<const char*, const std::vector<double>*>>& raws) {
   const double mq_rate = static_cast<double>(count) / median(mq_times);
-  const double raw_rate = static_cast<double>(count) / median(raw_times);
-  const double raw_stream_rate = static_cast<double>(count) / median(raw_stream_times);
-  std::printf("%-27s mq %7.0f/s | raw %7.0f/s, mq/raw %5.1f%% | raw+stream %7.0f/s, mq/(raw+stream) %5.1f%%\n", what,
-              mq_rate, raw_rate, 100.0 * mq_rate / raw_rate, raw_stream_rate, 100.0 * mq_rate / raw_stream_rate);
+  std::printf("%-27s mq %7.0f/s", what, mq_rate);
+  for (const auto& [name, times] : raws) {
+    const double rate = static_cast<double>(count) / median(*times);
+    std::printf(" | %s %7.0f/s, mq/it %5.1f%%", name, rate, 100.0 * mq_rate / rate);
+  }
+  std::printf("\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) try {
-  if (argc < 2) throw std::invalid_argument("usage: rabbitmq_bench URL [--messages N] [--repeat R]");
+  if (argc < 2) throw std::invalid_argument("usage: rabbitmq_bench URL [--messages N] [--repeat R] [--plain-url URL2]");
   std::size_t count = 100'000;
   int repeat = 3;
+  std::string plain_url;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--messages") count = std::stoul(argv[i + 1]);
     else if (flag == "--repeat") repeat = std::max(1, std::stoi(argv[i + 1]));
+    else if (flag == "--plain-url") plain_url = argv[i + 1];
     else throw std::invalid_argument("unknown option " + flag);
   }
   auto config = mq::Config::defaults("development");
   config.url = argv[1];
   std::printf("rabbitmq_bench: %s, %zu persistent messages of %zu bytes, batches of %zu, %d passes each\n",
               mq::redact_url(config.url).c_str(), count, value_bytes, batch_size, repeat);
-  Times mq_times, raw_times, raw_stream_times;
+  Times mq_times, mq_plain_times, raw_times, raw_stream_times, raw_all_times;
   for (int pass = 0; pass < repeat; ++pass) {
-    mq_pass(config, count, pass, mq_times);
-    raw_pass(config, count, pass, false, raw_times);
-    raw_pass(config, count, pass, true, raw_stream_times);
+    mq_pass(config, count, pass, false, mq_times);
+    if (!plain_url.empty()) {
+      auto plain = config;
+      plain.url = plain_url + (plain_url.find('?') == std::string::npos ? "?" : "&") + "max_priority=0";
+      mq_pass(plain, count, pass, true, mq_plain_times);
+    }
+    raw_pass(config, count, pass, Topology{}, raw_times);
+    raw_pass(config, count, pass, Topology{.stream = true}, raw_stream_times);
+    raw_pass(config, count, pass, Topology{.stream = true, .priority = true}, raw_all_times);
   }
-  report("produce, confirm per 1000", count, mq_times.produce, raw_times.produce, raw_stream_times.produce);
-  report("consume, ack per message", count, mq_times.consume, raw_times.consume, raw_stream_times.consume);
+  report("produce, confirm per 1000", count, mq_times.produce,
+         {{"raw", &raw_times.produce}, {"raw+stream", &raw_stream_times.produce},
+          {"raw+stream+prio", &raw_all_times.produce}});
+  report("consume, ack per message", count, mq_times.consume,
+         {{"raw", &raw_times.consume}, {"raw+stream", &raw_stream_times.consume},
+          {"raw+stream+prio", &raw_all_times.consume}});
+  if (plain_url.empty()) return 0;
+  std::printf("without priority queues (mq ?max_priority=0, raw+stream):\n");
+  report("produce, confirm per 1000", count, mq_plain_times.produce, {{"raw+stream", &raw_stream_times.produce}});
+  report("consume, ack per message", count, mq_plain_times.consume, {{"raw+stream", &raw_stream_times.consume}});
   return 0;
 } catch (const std::exception& error) {
   std::fprintf(stderr, "rabbitmq_bench: %s\n", error.what());

@@ -38,7 +38,11 @@ launch() {
   as_rabbitmq epmd -address 127.0.0.1 -daemon
   rm -f "$data/node.pid"
   # setsid: the node must outlive the shell (and a ctest timeout) until `stop`.
-  setsid runuser -u rabbitmq -- env HOME=/var/lib/rabbitmq \
+  # runuser applies pam_limits, which sets the soft open-files limit back to 1024; every
+  # stream queue (one per topic, one per group's ack count) keeps its segment and index
+  # files open, so five suites at once (C32) ran the node out of descriptors and it
+  # refused new connections. The node gets the hard limit instead.
+  setsid runuser -u rabbitmq -- sh -c 'ulimit -n "$(ulimit -Hn)"; exec "$@"' rabbitmq-server env HOME=/var/lib/rabbitmq \
     RABBITMQ_NODENAME="$(cat "$dir/node")" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
     RABBITMQ_NODE_PORT="$(cat "$dir/port")" RABBITMQ_DIST_PORT="$(cat "$dir/dist_port")" \
     RABBITMQ_MNESIA_BASE="$data/mnesia" RABBITMQ_LOG_BASE="$data/log" \

@@ -159,6 +159,46 @@ TEST_P(DedupStoreTest, ClaimsLeasesCompletionsAndReleases) {
 
 INSTANTIATE_TEST_SUITE_P(Layouts, DedupStoreTest, ::testing::Values("group", "seed"));
 
+// The durable retry store: another engine (a restarted consumer) sees a saved retry at
+// once; an erase reaches other engines within their background refresh; entries due
+// longer than redis.retry_keep ago are dropped, and the keys expire.
+TEST(RetryStore, SavedRetriesAreSharedErasedAndExpire) {
+  Server server;
+  auto config = test_config(server.url());
+  config.engine_properties["redis.retry_keep"] = "300";
+  auto first = core::open_engine(server.url(), config);
+  auto second = core::open_engine(server.url(), config);
+  ASSERT_NE(first->retry_store(), nullptr);
+  EXPECT_TRUE(first->capabilities().durable_retry);
+  const auto due = TimePoint{} + std::chrono::milliseconds(
+                                     std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count() + 2000);
+  EXPECT_FALSE(second->retry_store()->find("g", "id-1"));  // the group is followed from now on
+  first->retry_store()->save("g", "id-1", core::RetryStore::Entry{3, due});
+  first->retry_store()->save("g", "id-2", core::RetryStore::Entry{2, due});
+  const auto seen = first->retry_store()->find("g", "id-1");
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->attempt, 3);
+  EXPECT_EQ(seen->due, due);
+  EXPECT_FALSE(first->retry_store()->find("other-group", "id-1"));
+  // The second engine's cache catches up through its background thread (20 ms ticks).
+  EXPECT_TRUE(wait_until([&] { return second->retry_store()->find("g", "id-2").has_value(); }, 5s));
+  auto third = core::open_engine(server.url(), config);  // a restart: its first lookup reads the hash
+  const auto fresh = third->retry_store()->find("g", "id-1");
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->attempt, 3);
+  first->retry_store()->erase("g", "id-2");
+  EXPECT_FALSE(first->retry_store()->find("g", "id-2"));
+  EXPECT_TRUE(wait_until([&] { return !second->retry_store()->find("g", "id-2").has_value(); }, 5s));
+  // Due in 2 s, kept 300 ms after that: gone from the server after about 2.3 s.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto later = core::open_engine(server.url(), config);
+        return !later->retry_store()->find("g", "id-1").has_value();
+      },
+      10s));
+  for (auto* engine : {first.get(), second.get(), third.get()}) engine->close();
+}
+
 TEST(Reconnect, SyncSendsDuringAnOutageFailOrSucceedAndTheClientRecovers) {
   Server server;
   Client client(test_config(server.url()));

@@ -33,6 +33,9 @@ struct Settings {
   std::string exchange = "mq";
   int heartbeat_seconds = 30;
   int prefetch = 100;
+  // x-max-priority of group queues (?max_priority=, 0-255). 0: plain queues, no
+  // priority capability (a priority queue costs the server about half its delivery rate).
+  int max_priority = 9;
   milliseconds connect_timeout{5'000};
   milliseconds rpc_timeout{10'000};
   int default_partitions = 4;

@@ -51,7 +51,8 @@ Lease::~Lease() {
 RabbitEngine::RabbitEngine(Settings settings, const Config& config)
     : settings_(std::move(settings)),
       capabilities_{.engine = "rabbitmq", .durable = true, .multi_process = true, .native_delay = false,
-                    .priority = true, .offsets = false, .server = true, .durable_retry = false},
+                    .priority = settings_.max_priority > 0, .offsets = false, .server = true,
+                    .durable_retry = false},
       send_timeout_(config.producer.send_timeout) {
   auto connection = std::make_unique<Connection>(settings_);
   connection->declare_exchange(settings_.exchange);
@@ -142,9 +143,7 @@ void RabbitEngine::record(Connection& connection, const std::string& event) {
   }
 }
 
-void RabbitEngine::read_stream(Connection& connection, const std::string& queue,
-                               const std::function<void(const amqp_message_t&)>& visit) {
-  // The marker bounds "now": everything before it in the stream is read.
+std::string RabbitEngine::put_marker(Connection& connection, const std::string& queue) {
   const std::string marker = core::new_message_id();
   amqp_table_entry_t marker_entry;
   const auto properties = control_properties(&marker_entry, marker);
@@ -159,6 +158,15 @@ void RabbitEngine::read_stream(Connection& connection, const std::string& queue,
   if (results.front() != PublishResult::confirmed) {
     throw Error(ErrorCode::connection, fmt::format("{}: no confirm for a marker in '{}'", settings_.redacted, queue));
   }
+  return marker;
+}
+
+void RabbitEngine::read_stream(Connection& connection, const std::string& queue,
+                               const std::function<void(const amqp_message_t&)>& visit,
+                               const std::function<void(const std::string&)>& on_marker) {
+  // The marker bounds "now": everything before it in the stream is read.
+  const std::string marker = put_marker(connection, queue);
+  const auto deadline = SteadyClock::now() + settings_.rpc_timeout;
   connection.open_side_channel(2);
   connection.qos(1000, 2);
   const std::string first = "first";
@@ -175,6 +183,7 @@ void RabbitEngine::read_stream(Connection& connection, const std::string& queue,
     const auto seen = marker_of(delivery.message);
     if (seen == marker) break;
     if (seen.empty()) visit(delivery.message);
+    else if (on_marker) on_marker(seen);
   }
   connection.cancel_and_close(2);
 }

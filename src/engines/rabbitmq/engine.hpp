@@ -87,10 +87,15 @@ class RabbitEngine final : public core::Engine, public std::enable_shared_from_t
   void declare_stream(Connection& connection, const std::string& queue, const TopicOptions& retention = {});
   // Appends an event ("create", "delete", "group") to the registry stream.
   void record(Connection& connection, const std::string& event);
+  // Appends a marker (a control message with a fresh id) to a stream and waits for its
+  // confirm; returns the id. Throws not_found when the stream does not exist.
+  std::string put_marker(Connection& connection, const std::string& queue);
   // Reads a stream from its first message up to now (a marker it appends first),
-  // calling `visit` for each message. Uses channel 2 of `connection`.
+  // calling `visit` for each message and `on_marker` for each earlier marker (by id).
+  // Uses channel 2 of `connection`.
   void read_stream(Connection& connection, const std::string& queue,
-                   const std::function<void(const amqp_message_t&)>& visit);
+                   const std::function<void(const amqp_message_t&)>& visit,
+                   const std::function<void(const std::string&)>& on_marker = {});
   Registry read_registry(Connection& connection);
 
  private:

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include <deque>
+#include <map>
 #include <mutex>
+#include <unordered_map>
 #include <thread>
 
 #include "core/logging.hpp"
@@ -135,22 +137,49 @@ class RabbitSubscription final : public core::Subscription {
       if (error.code() != ErrorCode::not_found) throw;
       existed = false;
     }
+    // A new group starting at the earliest message gets the topics' history copied into
+    // its queue. Messages published while it binds reach the queue through the binding
+    // *and* are in the stream: a marker put in each topic's stream before binding splits
+    // the history into "before" (only copied) and "around the binding" (maybe both).
+    const bool replay = joining && !existed && spec_.start == StartPosition::earliest;
+    std::map<std::string, std::string> before_binding;  // topic -> marker
+    if (replay) {
+      for (const auto& [topic, partitions] : engine_->read_registry(*connection).topics) {
+        if (!filter_.matches(topic)) continue;
+        try {
+          before_binding[topic] = engine_->put_marker(*connection, topic_queue(topic));
+        } catch (const Error& error) {
+          if (error.code() != ErrorCode::not_found) throw;  // deleted meanwhile: nothing to copy
+        }
+      }
+    }
     const auto dead_letters = names::dead_letter_topic(spec_.group);
     amqp_table_entry_t arguments[3];
-    arguments[0].key = amqp_cstring_bytes("x-max-priority");
-    arguments[0].value.kind = AMQP_FIELD_KIND_I8;
-    arguments[0].value.value.i8 = 9;
-    arguments[1].key = amqp_cstring_bytes("x-dead-letter-exchange");
+    arguments[0].key = amqp_cstring_bytes("x-dead-letter-exchange");
+    arguments[0].value.kind = AMQP_FIELD_KIND_UTF8;
+    arguments[0].value.value.bytes = amqp_bytes_t{exchange.size(), const_cast<char*>(exchange.data())};
+    arguments[1].key = amqp_cstring_bytes("x-dead-letter-routing-key");
     arguments[1].value.kind = AMQP_FIELD_KIND_UTF8;
-    arguments[1].value.value.bytes = amqp_bytes_t{exchange.size(), const_cast<char*>(exchange.data())};
-    arguments[2].key = amqp_cstring_bytes("x-dead-letter-routing-key");
-    arguments[2].value.kind = AMQP_FIELD_KIND_UTF8;
-    arguments[2].value.value.bytes = amqp_bytes_t{dead_letters.size(), const_cast<char*>(dead_letters.data())};
-    connection->declare_queue(queue_, false, amqp_table_t{3, arguments});
+    arguments[1].value.value.bytes = amqp_bytes_t{dead_letters.size(), const_cast<char*>(dead_letters.data())};
+    // Priority queues only when asked for (?max_priority=0 turns them off): RabbitMQ
+    // keeps a sub-queue per level, which costs the server about half its delivery rate.
+    // A queue declared with other arguments than it has is refused (406, invalid_state).
+    const int max_priority = engine_->settings().max_priority;
+    arguments[2].key = amqp_cstring_bytes("x-max-priority");
+    // A signed byte up to 127, as queues declared before the option were (the server
+    // compares the type too); unsigned above.
+    if (max_priority <= 127) {
+      arguments[2].value.kind = AMQP_FIELD_KIND_I8;
+      arguments[2].value.value.i8 = static_cast<std::int8_t>(max_priority);
+    } else {
+      arguments[2].value.kind = AMQP_FIELD_KIND_U8;
+      arguments[2].value.value.u8 = static_cast<std::uint8_t>(max_priority);
+    }
+    connection->declare_queue(queue_, false, amqp_table_t{max_priority > 0 ? 3 : 2, arguments});
     for (const auto& topic : spec_.topics) connection->bind(queue_, exchange, topic);
     engine_->declare_stream(*connection, acked_queue(spec_.group));
     if (joining && !existed) {
-      if (spec_.start == StartPosition::earliest) replay_history(*connection);
+      if (replay) replay_history(*connection, before_binding);
       std::string topics;
       for (const auto& topic : spec_.topics) topics += (topics.empty() ? "" : ",") + topic;
       engine_->record(*connection, fmt::format("group\t{}\t{}", spec_.group, topics));
@@ -164,6 +193,9 @@ class RabbitSubscription final : public core::Subscription {
     std::lock_guard lock(connection_mutex_);
     connection_ = std::move(connection);
     ranges_ = AckRanges();
+    // After a reconnect every unacked delivery comes again: a first sighting recorded
+    // on the old connection must not make its redelivery look like the second copy.
+    if (!joining) maybe_twice_.clear();
     ++generation_;
     backoff_ = milliseconds(0);
   }
@@ -199,17 +231,41 @@ class RabbitSubscription final : public core::Subscription {
     }
   }
 
-  void replay_history(Connection& connection) {
+  // Copies every matching topic's stream into the new queue. What follows the topic's
+  // marker in `before_binding` (everything, for a topic without one) may also have been
+  // routed to the queue: those ids go into maybe_twice_, and receive() drops a second
+  // copy. Only this member knows them; if it leaves before both copies arrived, another
+  // member may get the second (at least once).
+  void replay_history(Connection& connection, const std::map<std::string, std::string>& before_binding) {
     const auto registry = engine_->read_registry(connection);
     for (const auto& [topic, partitions] : registry.topics) {
       if (!filter_.matches(topic)) continue;
-      std::vector<std::string> bodies;
+      const auto marker = before_binding.find(topic);
+      bool around_binding = marker == before_binding.end();
       std::vector<Message> messages;
-      engine_->read_stream(connection, topic_queue(topic), [&](const amqp_message_t& message) {
-        messages.push_back(decode_message(message, topic));
-      });
+      engine_->read_stream(
+          connection, topic_queue(topic),
+          [&](const amqp_message_t& message) {
+            messages.push_back(decode_message(message, topic));
+            if (around_binding) maybe_twice_.emplace(messages.back().id, false);
+          },
+          [&](const std::string& seen) { around_binding = around_binding || seen == marker->second; });
       copy_into_queue(connection, messages);
     }
+  }
+
+  // Requires connection_mutex_. True for the second copy of a message copied around the
+  // binding (replay_history); it is acked and not delivered.
+  bool second_copy(const Message& message) {
+    if (maybe_twice_.empty()) return false;
+    const auto it = maybe_twice_.find(message.id);
+    if (it == maybe_twice_.end()) return false;
+    if (!it->second) {
+      it->second = true;
+      return false;
+    }
+    maybe_twice_.erase(it);
+    return true;
   }
 
   void copy_into_queue(Connection& connection, const std::vector<Message>& messages) {
@@ -283,7 +339,8 @@ class RabbitSubscription final : public core::Subscription {
       auto message = decode_message(delivery.message, delivery.routing_key);
       const std::uint64_t token = (generation_.load() << generation_shift) | delivery.tag;
       // Patterns never match reserved topics (DESIGN.md); an AMQP "#" binding does.
-      if (message.topic.starts_with(names::reserved_topic_prefix) && !filter_.matches(message.topic)) {
+      if ((message.topic.starts_with(names::reserved_topic_prefix) && !filter_.matches(message.topic)) ||
+          second_copy(message)) {
         std::vector<std::uint64_t> tags{delivery.tag};
         for (const auto& [tag, multiple] : ranges_.take(tags)) connection_->ack(tag, multiple);
         continue;
@@ -305,6 +362,8 @@ class RabbitSubscription final : public core::Subscription {
   bool closed_ = false;
   milliseconds backoff_{0};                // poll() thread only
   SteadyClock::time_point next_attempt_{};  // poll() thread only
+  // Ids copied around the binding -> whether one copy was delivered (replay_history).
+  std::unordered_map<std::string, bool> maybe_twice_;  // connection_mutex_ (connect(): before publishing)
   std::atomic<bool> woken_{false};
   std::mutex acks_mutex_;
   std::vector<std::uint64_t> acks_;  // tokens acked since the last flush; acks_mutex_

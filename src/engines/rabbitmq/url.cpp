@@ -41,11 +41,13 @@ Settings settings_from(const core::EngineUrl& url, const Config& config) {
       settings.heartbeat_seconds = positive_int(url, name, value, 3600);
     } else if (name == "prefetch") {
       settings.prefetch = std::max(1, positive_int(url, name, value, 65535));
+    } else if (name == "max_priority") {
+      settings.max_priority = positive_int(url, name, value, 255);
     } else if (name == "exchange" && !value.empty()) {
       settings.exchange = value;
     } else {
       throw Error(ErrorCode::invalid_argument,
-                  fmt::format("{}: unknown amqp URL option '{}' (known: heartbeat, prefetch, exchange)", url.redacted,
+                  fmt::format("{}: unknown amqp URL option '{}' (known: heartbeat, prefetch, max_priority, exchange)", url.redacted,
                               name));
     }
   }

@@ -54,6 +54,9 @@ inline std::string member_prefix(std::string_view group) { return "mq:m:" + std:
 inline std::string dedup(std::string_view group, std::string_view id) {
   return "mq:dedup:" + std::string(group) + ":" + std::string(id);
 }
+// Durable retries (retry.cpp): id -> "<attempt> <due ms>", and its version.
+inline std::string retries(std::string_view group) { return "mq:g:" + std::string(group) + ":retry"; }
+inline std::string retries_version(std::string_view group) { return "mq:g:" + std::string(group) + ":retry:v"; }
 inline std::string seed_dedup(std::string_view id) { return "msg:processed:" + std::string(id); }
 }  // namespace keys
 

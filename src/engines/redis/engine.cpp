@@ -35,10 +35,11 @@ std::string delay_token(const std::string& message_id) {
 RedisEngine::RedisEngine(Settings settings)
     : settings_(std::move(settings)),
       capabilities_{.engine = "redis", .durable = true, .multi_process = true, .native_delay = true,
-                    .priority = true, .offsets = false, .server = true, .durable_retry = false},
+                    .priority = true, .offsets = false, .server = true, .durable_retry = true},
       pool_(settings_.address, settings_.pool_size) {
   pool_.acquire()->ensure();  // an unreachable server is an error here (C26), not at first use
   dedup_ = make_dedup_store(*this);
+  retries_ = make_retry_store(*this);
   background_ = std::thread([this] { background_loop(); });
 }
 
@@ -51,23 +52,22 @@ void RedisEngine::check_open() const {
 }
 
 std::shared_ptr<core::DedupStore> RedisEngine::dedup_store() { return dedup_; }
+std::shared_ptr<core::RetryStore> RedisEngine::retry_store() { return retries_; }
 
-Args RedisEngine::append_command(core::Envelope& envelope, const TopicEntry& topic, std::int64_t now_ms) {
+Args RedisEngine::append_command(core::Envelope& envelope, std::string stream) {
   const Message& message = envelope.message;
-  const std::string stream = keys::lane(message.topic, message.partition, message.priority);
   if (envelope.due != TimePoint{}) {
     return delay_add_script().command({keys::delay_due, keys::delay_payload},
                                       {delay_token(message.id), std::to_string(due_ms(envelope.due)),
                                        stream + "\n" + encode_message(message)});
   }
-  Args command{"XADD", stream};
-  if (topic.maxlen > 0) {
-    command.insert(command.end(), {"MAXLEN", "~", std::to_string(topic.maxlen)});
-  } else if (topic.retention_ms > 0) {
-    command.insert(command.end(), {"MINID", "~", std::to_string(now_ms - topic.retention_ms)});
-  }
-  command.insert(command.end(), {"*", std::string(message_field), encode_message(message)});
-  return command;
+  return Args{"XADD", std::move(stream), "*", std::string(message_field), encode_message(message)};
+}
+
+static std::optional<Args> trim_command(const std::string& stream, const TopicEntry& topic, std::int64_t now_ms) {
+  if (topic.maxlen > 0) return Args{"XTRIM", stream, "MAXLEN", "~", std::to_string(topic.maxlen)};
+  if (topic.retention_ms > 0) return Args{"XTRIM", stream, "MINID", "~", std::to_string(now_ms - topic.retention_ms)};
+  return std::nullopt;
 }
 
 void RedisEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendCallback done) {
@@ -80,8 +80,12 @@ void RedisEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendCa
   }
   const TimePoint now = Clock::now();
   std::vector<Args> commands;
-  std::vector<std::size_t> owners;  // commands[k] stores batch[owners[k]]; npos: a lane registration
+  std::vector<std::size_t> owners;  // commands[k] stores batch[owners[k]]; npos: a lane registration or XTRIM
   std::map<std::pair<std::string, int>, std::size_t> new_lanes;  // (topic, priority) -> its command
+  // Retention: one XTRIM per stream after the batch's XADDs, rather than MINID/MAXLEN on
+  // every XADD: the same approximate trimming with fewer bytes per message, which is
+  // what the server's `appendfsync always` pays for (bench/RESULTS.md).
+  std::map<std::string, Args> trims;
   std::optional<TopicEntry> topic;  // of the previous message: a batch is mostly one topic
   const std::string* topic_name = nullptr;
   commands.reserve(batch.size());
@@ -129,11 +133,19 @@ void RedisEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendCa
                                                           {keys::lane_field(message.priority)}));
         owners.push_back(std::string::npos);
       }
-      commands.push_back(append_command(batch[i], *topic, to_ms(now)));
+      std::string stream = keys::lane(message.topic, message.partition, message.priority);
+      if (batch[i].due == TimePoint{} && !trims.count(stream)) {
+        if (auto trim = trim_command(stream, *topic, to_ms(now))) trims.emplace(stream, std::move(*trim));
+      }
+      commands.push_back(append_command(batch[i], std::move(stream)));
       owners.push_back(i);
     } catch (const Error& error) {
       results[i].status = error.status();
     }
+  }
+  for (auto& [stream, trim] : trims) {
+    commands.push_back(std::move(trim));  // its reply belongs to no message
+    owners.push_back(std::string::npos);
   }
   if (!commands.empty()) {
     Status failure;
@@ -214,6 +226,7 @@ void RedisEngine::background_loop() {
         next_heartbeat = steady_clock::now() + settings_.heartbeat;
       }
       move_due_delays(connection);
+      retries_->refresh_all(connection);
       if (failing) core::log(LogLevel::info, "redis {}: background work resumed", settings_.address.where());
       failing = false;
     } catch (const std::exception& error) {

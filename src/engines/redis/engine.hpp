@@ -1,9 +1,10 @@
 // redis://[user:password@]host:port[/db] — Redis Streams (hiredis). README.md in this
 // folder maps mq's concepts onto Redis; codec.hpp names every key.
 //
-// Files: engine.cpp (append, topic cache, background thread: heartbeats and the delay
-// mover), admin.cpp, subscription.cpp (consumer groups), dedup.cpp (DedupStore),
-// scripts.cpp (the Lua scripts), url.cpp, codec.cpp, connection.cpp, errors.cpp.
+// Files: engine.cpp (append, topic cache, background thread: heartbeats, the delay
+// mover, retry caches), admin.cpp, subscription.cpp (consumer groups), dedup.cpp
+// (DedupStore), retry.cpp (RetryStore), scripts.cpp (the Lua scripts), url.cpp,
+// codec.cpp, connection.cpp, errors.cpp.
 //
 // Threads: one background thread per engine. Appends and admin calls run on the
 // caller's thread with a pooled connection; each subscription reads on its own.
@@ -22,6 +23,7 @@
 #include "core/engine.hpp"
 #include "core/engine_registry.hpp"
 #include "engines/redis/connection.hpp"
+#include "engines/redis/retry.hpp"
 
 namespace mq::engines::redis {
 
@@ -44,6 +46,7 @@ struct Settings {
   milliseconds visibility_timeout{300'000};   // redis.visibility_timeout: XAUTOCLAIM after; 0: off
   milliseconds mover_interval{20};            // delay mover tick
   DedupLayout dedup_layout = DedupLayout::group;  // redis.dedup_layout=group|seed
+  milliseconds retry_keep{86'400'000};        // redis.retry_keep: a retry entry outlives its due time by this
 };
 Settings settings_from(const core::EngineUrl& url, const Config& config);
 
@@ -80,6 +83,7 @@ class RedisEngine final : public core::Engine {
   std::vector<std::string> list_groups() override;
   GroupInfo describe_group(const std::string& group) override;
   std::shared_ptr<core::DedupStore> dedup_store() override;
+  std::shared_ptr<core::RetryStore> retry_store() override;
   void close() override;
 
   const Settings& settings() const { return settings_; }
@@ -100,8 +104,8 @@ class RedisEngine final : public core::Engine {
   void refresh_members(Connection& connection);
   std::optional<TopicEntry> register_topic(Connection& connection, const std::string& name, int partitions,
                                            const TopicOptions& options, bool exclusive);
-  // XADD (or the delay script) for one envelope.
-  Args append_command(core::Envelope& envelope, const TopicEntry& topic, std::int64_t now_ms);
+  // XADD to `stream` (or the delay script) for one envelope.
+  Args append_command(core::Envelope& envelope, std::string stream);
 
   const Settings settings_;
   const core::Capabilities capabilities_;
@@ -111,6 +115,7 @@ class RedisEngine final : public core::Engine {
   std::mutex members_mutex_;
   std::set<std::string> members_;  // liveness keys of this engine's subscriptions
   std::shared_ptr<core::DedupStore> dedup_;
+  std::shared_ptr<RedisRetryStore> retries_;
   std::atomic<bool> closed_{false};
   std::mutex background_mutex_;
   std::condition_variable background_wake_;
@@ -125,6 +130,9 @@ const Script& delay_add_script();
 const Script& delay_move_script();
 const Script& reclaim_script();
 const Script& dedup_release_script();
+const Script& retry_save_script();
+const Script& retry_erase_script();
+const Script& retry_read_script();
 
 std::shared_ptr<core::DedupStore> make_dedup_store(RedisEngine& engine);
 

@@ -115,4 +115,68 @@ return 0
   return script;
 }
 
+// Retry entries (retry.cpp). The version key holds "<server µs>:<n>", changed by every
+// write, so a reader's cached copy is known stale when it differs; the time part keeps
+// a version unique after the keys expired and were created again.
+//
+// KEYS: mq:g:<group>:retry (hash: id -> "attempt due_ms"), mq:g:<group>:retry:v.
+// ARGV: id, value, ttl ms. Both keys live at least `ttl` from now (never shortened).
+const Script& retry_save_script() {
+  static const Script script(R"lua(
+local t = redis.call('TIME')
+local old = redis.call('GET', KEYS[2])
+local n = 1
+if old then n = (tonumber(string.match(old, ':(%d+)$')) or 0) + 1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local ttl = tonumber(ARGV[3])
+local left = redis.call('PTTL', KEYS[1])
+if left > ttl then ttl = left end
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('SET', KEYS[2], t[1] .. string.format('%06d', t[2]) .. ':' .. n, 'PX', ttl)
+return 1
+)lua");
+  return script;
+}
+
+// KEYS: as retry_save_script. ARGV: id. Removes the entry and changes the version.
+const Script& retry_erase_script() {
+  static const Script script(R"lua(
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+local t = redis.call('TIME')
+local old = redis.call('GET', KEYS[2])
+local n = 1
+if old then n = (tonumber(string.match(old, ':(%d+)$')) or 0) + 1 end
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl <= 0 then ttl = 1000 end
+redis.call('SET', KEYS[2], t[1] .. string.format('%06d', t[2]) .. ':' .. n, 'PX', ttl)
+return 1
+)lua");
+  return script;
+}
+
+// KEYS: as retry_save_script. ARGV: the version the caller has, keep ms. Returns
+// {version} when it is current, else {version, HGETALL}, after removing entries due
+// more than `keep` ago (left by a process that died before erasing them).
+const Script& retry_read_script() {
+  static const Script script(R"lua(
+local version = redis.call('GET', KEYS[2]) or '-'
+if version == ARGV[1] then return {version} end
+local t = redis.call('TIME')
+local oldest = t[1] * 1000 + math.floor(t[2] / 1000) - tonumber(ARGV[2])
+local all = redis.call('HGETALL', KEYS[1])
+local kept = {}
+for i = 1, #all, 2 do
+  local due = tonumber(string.match(all[i + 1], ' (%d+)$')) or 0
+  if due < oldest then
+    redis.call('HDEL', KEYS[1], all[i])
+  else
+    kept[#kept + 1] = all[i]
+    kept[#kept + 1] = all[i + 1]
+  end
+end
+return {version, kept}
+)lua");
+  return script;
+}
+
 }  // namespace mq::engines::redis

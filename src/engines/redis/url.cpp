@@ -75,12 +75,14 @@ Settings settings_from(const core::EngineUrl& url, const Config& config) {
       address.command_timeout = milliseconds(std::max<long long>(number(url.redacted, key, value), 1));
     } else if (name == "dedup_layout" && (value == "group" || value == "seed")) {
       settings.dedup_layout = value == "seed" ? DedupLayout::seed : DedupLayout::group;
+    } else if (name == "retry_keep") {
+      settings.retry_keep = milliseconds(std::max<long long>(number(url.redacted, key, value), 1));
     } else if (name == "dedup_layout") {
       bad(url.redacted, fmt::format("'{}' must be group or seed, not '{}'", key, value));
     } else {
       bad(url.redacted, fmt::format("unknown engine property '{}' (known: redis.user, redis.password, "
                                     "redis.pool_size, redis.prefetch, redis.maxlen, redis.member_ttl, redis.visibility_timeout, "
-                                    "redis.command_timeout, redis.dedup_layout)", key));
+                                    "redis.command_timeout, redis.dedup_layout, redis.retry_keep)", key));
     }
   }
   return settings;
