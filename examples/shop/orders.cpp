@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
     std::mutex mutex;
     std::set<std::string> paid;
     auto checks = client.consumer(
-        shop::consumer_options(client, "orders.payment-timeout.group", {"payment.timeout"}),
+        shop::consumer_options(client, shop::groups::payment_checks, {"payment.timeout"}),
         [&](const mq::Message& message) {
           shop::PaymentCheck check;
           if (!check.ParseFromString(message.value)) return mq::Outcome::dead_letter("not a PaymentCheck");

@@ -15,6 +15,16 @@
 
 namespace shop {
 
+// The services' consumer groups, in one place: the services join them, the driver
+// waits for their lag and replays the inventory's dead letters.
+namespace groups {
+inline const std::string inventory = "inventory.stock.group";
+inline const std::string notifications = "notifications.email.group";
+inline const std::string analytics = "analytics.events.group";
+inline const std::string payment_checks = "orders.payment-timeout.group";
+inline const std::vector<std::string> all = {inventory, notifications, analytics, payment_checks};
+}  // namespace groups
+
 struct Args {
   std::string url;            // --url: the engine all programs share
   std::filesystem::path dir;  // --dir: run directory (results files, restock flag)

@@ -19,7 +19,7 @@ const std::string token = "test-token-0123456789";
 class Console : public ::testing::Test {
  protected:
   void SetUp() override {
-    url_ = "embedded://" + (dir_.path() / "data").string();
+    url_ = engine_.url();
     ASSERT_EQ(mq({"topics", "create", "shop.order", "-p", "2"}).code, 0);
     ASSERT_EQ(mq({"produce", "shop.order", "a", "b", "c", "d"}).code, 0);
     ASSERT_EQ(mq({"consume", "shop.order", "-g", "shop.group", "--from", "earliest", "--max", "1"}).code, 0);
@@ -32,8 +32,13 @@ class Console : public ::testing::Test {
     const auto at = banner.find(prefix);
     ASSERT_NE(at, std::string::npos) << banner;
     port_ = std::stoi(banner.substr(at + prefix.size()));
-    // The URL in the banner is the redacted one.
-    EXPECT_NE(banner.find(url_), std::string::npos);
+    // The URL in the banner is the redacted one: the address is there, a password is not.
+    const auto at_sign = url_.find('@');
+    const auto scheme_end = url_.find("://") + 3;
+    EXPECT_NE(banner.find(url_.substr(at_sign == std::string::npos ? scheme_end : at_sign + 1)), std::string::npos);
+    if (const auto colon = url_.find(':', scheme_end); at_sign != std::string::npos && colon < at_sign) {
+      EXPECT_EQ(banner.find(url_.substr(colon, at_sign - colon + 1)), std::string::npos) << "password shown";
+    }
   }
   Result mq(std::vector<std::string> args) {
     args.insert(args.begin(), {"--url", url_});
@@ -84,6 +89,7 @@ class Console : public ::testing::Test {
   }
 
   TempDir dir_;
+  TestEngine engine_{dir_.path()};  // after dir_: stopped before the directory goes
   std::string url_;
   int port_ = 0;
   std::unique_ptr<Background> server_;
@@ -148,7 +154,8 @@ TEST_F(Console, MetricsInPrometheusText) {
   EXPECT_NE(res->body.find("mqctl_group_lag{group=\"shop.group\",topic=\"shop.order\",partition=\""), std::string::npos);
   // mq's own process metrics follow (mq::metrics::render): the console's engine is in use.
   EXPECT_NE(res->body.find("mq_queue_depth{topic=\"shop.order\"}"), std::string::npos) << res->body;
-  EXPECT_NE(res->body.find("mq_connection_status{engine=\"embedded\"} 1"), std::string::npos) << res->body;
+  EXPECT_NE(res->body.find("mq_connection_status{engine=\"" + TestEngine::name() + "\"} 1"), std::string::npos)
+      << res->body;
 }
 
 TEST_F(Console, RemoteAddressNeedsAnExplicitFlag) {
