@@ -56,6 +56,9 @@ std::map<std::string, std::int64_t> read_report(const std::filesystem::path& pat
 
 // Blocks SIGTERM and SIGINT in every thread; call first in main, before any thread.
 void block_stop_signals();
+// True when SIGTERM or SIGINT is pending (blocked by block_stop_signals, not taken):
+// a long loop checks it to stop early; serve_until_stopped then takes the signal.
+bool stop_requested();
 // Writes the report with `consumer`'s stats (as <prefix>_retried, ...) to `path` about
 // every 200 ms until SIGTERM or SIGINT arrives; then stops the consumer gracefully and
 // writes the final report, marked "stopped 1".

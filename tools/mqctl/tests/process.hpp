@@ -78,7 +78,8 @@ class TestEngine {
       const int status =
           std::system((quote(script()) + " start " + quote(server.string()) + " > " + quote(log.string()) + " 2>&1").c_str());
       std::ifstream(server / "url") >> url_;
-      if (status != 0 || url_.empty()) throw std::runtime_error(script() + " start failed; see " + log.string());
+      // The script's own words (a started server's URL is printed only on success).
+      if (status != 0 || url_.empty()) throw std::runtime_error(script() + " start failed: " + slurp(log));
     } else if (const char* other = std::getenv("MQCTL_TEST_URL"); other && *other) {
       url_ = other;
     } else {
