@@ -273,12 +273,20 @@ int main(int argc, char** argv) {
     const auto dir = std::filesystem::temp_directory_path() /
                      ("mq-shop-" + std::to_string(getpid()) + "-" + std::to_string(shop::now_ms()));
     std::filesystem::create_directories(dir);
-    // Declared before the run: destroyed (the server stopped) on every way out,
-    // exceptions included.
-    std::optional<shop::TestServer> server;
-    options.url = resolve_url(options.target, dir, server);
-    int status = shop::process::interrupted() ? 130 : run(options, dir);
-    if (server && !server->stop() && status == 0) status = 1;
+    int status = 1;
+    try {
+      // Destroyed (the server stopped) on every way out, exceptions included.
+      std::optional<shop::TestServer> server;
+      options.url = resolve_url(options.target, dir, server);
+      status = shop::process::interrupted() ? 130 : run(options, dir);
+      if (server && !server->stop() && status == 0) status = 1;
+    } catch (...) {
+      // Refused before anything ran (bad engine, unreachable URL): nothing to keep.
+      std::error_code ignored;
+      if (std::filesystem::is_empty(dir, ignored)) std::filesystem::remove(dir, ignored);
+      else std::printf("run dir kept: %s\n", dir.string().c_str());
+      throw;
+    }
     if (options.keep || status != 0) std::printf("run dir kept: %s\n", dir.string().c_str());
     else std::filesystem::remove_all(dir);  // kept on failure, for the reports
     return status;
