@@ -3,7 +3,10 @@
 # order, inventory, notification and analytics services as separate processes on the
 # default embedded engine, N orders through them, a live progress line and the summary
 # table. Exits non-zero if any count is off. Arguments go to the driver, for example
-# --orders 500 or --url URL (see examples/shop/README.md).
+# --orders 500, --engine redis (starts a test server for the run, stops it at exit:
+# also on failure or Ctrl-C) or --url redis://host:port (a running server); see
+# examples/shop/README.md. Building shop_demo builds mqctl too (it replays the dead
+# letters).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh

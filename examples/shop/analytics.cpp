@@ -3,7 +3,7 @@
 #include "listener.hpp"
 
 int main(int argc, char** argv) {
-  return shop::run_listener(argc, argv, "shop_analytics", "analytics.events.group",
+  return shop::run_listener(argc, argv, "shop_analytics", shop::groups::analytics,
                             [](const shop::Event& event, shop::Report& report) {
                               if (event.topic == "order.paid") {
                                 report.add("revenue_cents", static_cast<std::int64_t>(event.amount_cents));

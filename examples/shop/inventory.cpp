@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
 
     mq::Client client(args.url);
     auto consumer = client.consumer(
-        shop::consumer_options(client, "inventory.stock.group", {"order.created"}),
+        shop::consumer_options(client, shop::groups::inventory, {"order.created"}),
         [&](const mq::Message& message) {
           shop::OrderCreated order;
           if (!order.ParseFromString(message.value)) return mq::Outcome::dead_letter("not an OrderCreated");

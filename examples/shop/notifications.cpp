@@ -3,6 +3,6 @@
 #include "listener.hpp"
 
 int main(int argc, char** argv) {
-  return shop::run_listener(argc, argv, "shop_notifications", "notifications.email.group",
+  return shop::run_listener(argc, argv, "shop_notifications", shop::groups::notifications,
                             [](const shop::Event&, shop::Report& report) { report.add("emails"); });
 }

@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
     std::mutex mutex;
     std::set<std::string> paid;
     auto checks = client.consumer(
-        shop::consumer_options(client, "orders.payment-timeout.group", {"payment.timeout"}),
+        shop::consumer_options(client, shop::groups::payment_checks, {"payment.timeout"}),
         [&](const mq::Message& message) {
           shop::PaymentCheck check;
           if (!check.ParseFromString(message.value)) return mq::Outcome::dead_letter("not a PaymentCheck");
@@ -54,7 +54,9 @@ int main(int argc, char** argv) {
           return mq::Outcome::ack();
         });
 
-    for (std::uint64_t sequence = 1; sequence <= args.orders; ++sequence) {
+    // Stops publishing early when the driver stops the run (Ctrl-C).
+    std::uint64_t sequence = 1;
+    for (; sequence <= args.orders && !shop::stop_requested(); ++sequence) {
       const auto id = order_id(sequence);
       mq::trace::Scope trace(mq::trace::Context::new_trace());  // one trace per request
       shop::OrderCreated created;
@@ -93,7 +95,7 @@ int main(int argc, char** argv) {
       report.add("checks_scheduled");
       if (sequence % 100 == 0) report.write(report_path);  // progress for the driver
     }
-    report.set("published_all", 1);
+    if (sequence > args.orders) report.set("published_all", 1);
 
     shop::serve_until_stopped(report, report_path, checks, "checks");
     return 0;

@@ -101,6 +101,12 @@ void block_stop_signals() {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
+bool stop_requested() {
+  sigset_t pending;
+  sigpending(&pending);
+  return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
+}
+
 void serve_until_stopped(Report& report, const std::filesystem::path& path, mq::Consumer& consumer,
                          const std::string& prefix) {
   // The signals are blocked in every thread (block_stop_signals), so waiting for them

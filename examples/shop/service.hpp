@@ -15,6 +15,16 @@
 
 namespace shop {
 
+// The services' consumer groups, in one place: the services join them, the driver
+// waits for their lag and replays the inventory's dead letters.
+namespace groups {
+inline const std::string inventory = "inventory.stock.group";
+inline const std::string notifications = "notifications.email.group";
+inline const std::string analytics = "analytics.events.group";
+inline const std::string payment_checks = "orders.payment-timeout.group";
+inline const std::vector<std::string> all = {inventory, notifications, analytics, payment_checks};
+}  // namespace groups
+
 struct Args {
   std::string url;            // --url: the engine all programs share
   std::filesystem::path dir;  // --dir: run directory (results files, restock flag)
@@ -46,6 +56,9 @@ std::map<std::string, std::int64_t> read_report(const std::filesystem::path& pat
 
 // Blocks SIGTERM and SIGINT in every thread; call first in main, before any thread.
 void block_stop_signals();
+// True when SIGTERM or SIGINT is pending (blocked by block_stop_signals, not taken):
+// a long loop checks it to stop early; serve_until_stopped then takes the signal.
+bool stop_requested();
 // Writes the report with `consumer`'s stats (as <prefix>_retried, ...) to `path` about
 // every 200 ms until SIGTERM or SIGINT arrives; then stops the consumer gracefully and
 // writes the final report, marked "stopped 1".

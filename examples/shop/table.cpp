@@ -42,7 +42,7 @@ bool print_table(std::map<std::string, Report>& r, const shop::plan::Expected& e
   t.row("inventory: duplicates dropped", inventory["consumer_duplicates"], dups);
   t.row("inventory: retried (out of stock)", inventory["consumer_retried"], 2 * stock);
   t.row("inventory: dead-lettered", inventory["consumer_dead_lettered"], stock);
-  t.row("inventory: replayed (Admin::replay_dead_letters)", replayed, stock);
+  t.row("inventory: replayed (mqctl dlq replay)", replayed, stock);
   t.row("inventory: reserved after replay", inventory["reserved_after_restock"], stock);
   for (const auto* name : {"notifications", "analytics"}) {
     auto& listener = r[name];

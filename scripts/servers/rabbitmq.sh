@@ -32,10 +32,26 @@ ctl() { as_rabbitmq /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "$(cat "$dir/node")"
 
 pid_alive() { [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; }
 
+# epmd serves every node on this machine and `halt` stops it when it serves none. A
+# node that is starting has not registered yet, so starts hold this lock shared until
+# their node is up, and halt's check-and-kill holds it exclusively: a stop running
+# beside another test's start (ctest -j) cannot kill the epmd that start needs.
+epmd_lock=/tmp/mq-rabbitmq-epmd.lock
+
 launch() {
+  exec 9>>"$epmd_lock"
+  flock -s 9
+  launch_locked
+  local status=$?
+  flock -u 9
+  return $status
+}
+
+launch_locked() {
   local data
   data=$(cat "$dir/data")
-  as_rabbitmq epmd -address 127.0.0.1 -daemon
+  # 9>&-: the daemons must not inherit the lock (it would outlive this script).
+  as_rabbitmq epmd -address 127.0.0.1 -daemon 9>&-
   rm -f "$data/node.pid"
   # setsid: the node must outlive the shell (and a ctest timeout) until `stop`.
   # runuser applies pam_limits, which sets the soft open-files limit back to 1024; every
@@ -49,7 +65,7 @@ launch() {
     RABBITMQ_PID_FILE="$data/node.pid" RABBITMQ_ENABLED_PLUGINS_FILE="$data/enabled_plugins" \
     RABBITMQ_CONFIG_FILE="$data/rabbitmq" RABBITMQ_ADVANCED_CONFIG_FILE="$data/advanced.config" \
     RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
-    /usr/lib/rabbitmq/bin/rabbitmq-server >"$data/log/console.log" 2>&1 </dev/null &
+    /usr/lib/rabbitmq/bin/rabbitmq-server >"$data/log/console.log" 2>&1 </dev/null 9>&- &
   # The node writes its own (beam) PID once it runs; that is the process to stop.
   for _ in $(seq 1 300); do
     [ -s "$data/node.pid" ] && break
@@ -73,10 +89,14 @@ halt() {
     sleep 0.1
   done
   if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
-  # epmd serves every node on this machine: stop it only when it serves none.
+  # epmd serves every node on this machine: stop it only when it serves none and no
+  # node is starting (the lock, above).
+  exec 9>>"$epmd_lock"
+  flock -x 9
   if ! as_rabbitmq epmd -names 2>/dev/null | grep -q '^name '; then
     as_rabbitmq epmd -kill >/dev/null 2>&1 || true
   fi
+  flock -u 9
 }
 
 case "$verb" in

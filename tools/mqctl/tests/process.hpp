@@ -46,18 +46,68 @@ class TempDir {
   fs::path path_;
 };
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
 // Single-quotes one argument for /bin/sh.
 inline std::string quote(const std::string& arg) {
   std::string out = "'";
   for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
+
+// The engine a test case runs mqctl against; it is empty when the case starts:
+// - MQCTL_TEST_SERVER_SCRIPT=scripts/servers/<engine>.sh: a fresh server of the case's
+//   own, started on first use with `SCRIPT start DIR` (the conformance contract: it
+//   writes DIR/url and DIR/pid) and stopped with `SCRIPT stop DIR` when the case ends;
+// - MQCTL_TEST_URL: that engine (the case expects it to be empty);
+// - otherwise embedded:// in the case's directory.
+// Not thread-safe: one per test case.
+class TestEngine {
+ public:
+  explicit TestEngine(fs::path dir) : dir_(std::move(dir)) {}
+  ~TestEngine() {
+    if (started_) std::system((quote(script()) + " stop " + quote((dir_ / "server").string()) + " >/dev/null 2>&1").c_str());
+  }
+  TestEngine(const TestEngine&) = delete;
+  TestEngine& operator=(const TestEngine&) = delete;
+
+  const std::string& url() {
+    if (!url_.empty()) return url_;
+    if (!script().empty()) {
+      const auto server = dir_ / "server";
+      const auto log = dir_ / "server-start.log";
+      started_ = true;  // stop it even when the start fails half-way
+      const int status =
+          std::system((quote(script()) + " start " + quote(server.string()) + " > " + quote(log.string()) + " 2>&1").c_str());
+      std::ifstream(server / "url") >> url_;
+      // The script's own words (a started server's URL is printed only on success).
+      if (status != 0 || url_.empty()) throw std::runtime_error(script() + " start failed: " + slurp(log));
+    } else if (const char* other = std::getenv("MQCTL_TEST_URL"); other && *other) {
+      url_ = other;
+    } else {
+      url_ = "embedded://" + (dir_ / "data").string();
+    }
+    return url_;
+  }
+  // The engine's name as mq reports it (capabilities().engine): the script's name.
+  static std::string name() {
+    const auto path = script();
+    return path.empty() ? "embedded" : fs::path(path).stem().string();
+  }
+
+ private:
+  static std::string script() {
+    const char* path = std::getenv("MQCTL_TEST_SERVER_SCRIPT");
+    return path ? path : "";
+  }
+  fs::path dir_;
+  std::string url_;
+  bool started_ = false;
+};
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
 
 // Runs `mqctl args...` with stdin from `input`, in `dir` (outputs go there too).
 inline Result run(const fs::path& dir, const std::vector<std::string>& args, const std::string& input = "") {
