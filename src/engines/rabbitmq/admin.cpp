@@ -26,8 +26,12 @@ Registry RabbitEngine::read_registry(Connection& connection) {
     const auto fields = split(std::string(static_cast<const char*>(message.body.bytes), message.body.len), '\t');
     if (fields.size() == 3 && fields[0] == "create") {
       registry.topics[fields[1]] = std::max(1, std::atoi(fields[2].c_str()));
+      registry.markers.erase(fields[1]);
     } else if (fields.size() == 2 && fields[0] == "delete") {
       registry.topics.erase(fields[1]);
+      registry.markers.erase(fields[1]);
+    } else if (fields.size() == 2 && fields[0] == "marker") {
+      ++registry.markers[fields[1]];
     } else if (fields.size() == 3 && fields[0] == "group") {
       registry.groups[fields[1]] = split(fields[2], ',');
     }
@@ -66,9 +70,12 @@ std::vector<TopicInfo> RabbitEngine::list_topics() {
   std::vector<TopicInfo> topics;
   for (const auto& [name, partitions] : registry.topics) {
     try {
-      // The stream's count (approximate: replay markers count too; retention lowers it).
+      // The stream's count less the markers put in it (retention lowers the count; the
+      // server updates it about once a second).
       const auto state = connection->declare_queue(topic_queue(name), /*passive=*/true);
-      topics.push_back(TopicInfo{name, partitions, state.messages});
+      const auto markers = registry.markers.count(name) ? registry.markers.at(name) : 0;
+      const auto messages = std::max<std::int64_t>(0, std::int64_t{state.messages} - markers);
+      topics.push_back(TopicInfo{name, partitions, static_cast<std::uint64_t>(messages)});
     } catch (const Error& error) {
       if (error.code() != ErrorCode::not_found) throw;  // deleted by a process that did not record it
     }

@@ -158,6 +158,10 @@ std::string RabbitEngine::put_marker(Connection& connection, const std::string& 
   if (results.front() != PublishResult::confirmed) {
     throw Error(ErrorCode::connection, fmt::format("{}: no confirm for a marker in '{}'", settings_.redacted, queue));
   }
+  // A topic's stream counts its markers as messages: the registry keeps their number so
+  // that list_topics reports only messages (admin.cpp).
+  const std::string topic_prefix = topic_queue("");
+  if (queue.starts_with(topic_prefix)) record(connection, fmt::format("marker\t{}", queue.substr(topic_prefix.size())));
   return marker;
 }
 

@@ -38,6 +38,7 @@ inline constexpr const char* registry_queue = "mq.registry";
 struct Registry {
   std::map<std::string, int> topics;                    // live topics and partition counts
   std::map<std::string, std::vector<std::string>> groups;  // group and its subscriptions
+  std::map<std::string, std::int64_t> markers;          // topic -> markers put in its stream
 };
 
 class RabbitEngine;
