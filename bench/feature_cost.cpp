@@ -1,15 +1,19 @@
 // mq_bench_features: what the reliability features cost on the hot path, side by side in
 // one run on memory:// (issue 5's target: metrics + tracing cost at most 5%).
 //
-//   mq_bench_features [--messages N] [--repeat R]
+//   mq_bench_features [--messages N] [--rounds R] [--only V]
 //
-// Each pass sends N messages with send_batch(1000) and consumes them with one worker and
-// a counting handler, once per variant; variants are interleaved within a pass so that
-// machine noise falls on all of them alike. Figures: median over R passes of the time
-// from the first send to the last handler call, and the ratio to the baseline.
+// One pass sends N messages with send_batch(1000) and consumes them with one worker and
+// a counting handler. A round runs one pass of every variant; the order of the variants
+// rotates from round to round (ABCD.., BCD..A, ...) so that neither position nor the
+// drift of a shared machine's load favours a variant. Reported per variant: the median
+// wall time and process CPU time over the rounds, and the median over rounds of the
+// ratio to the baseline pass of the same round (paired: both ran within seconds of each
+// other, so the machine's load largely cancels).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -33,15 +37,23 @@ struct Variant {
 };
 
 constexpr Variant variants[] = {
-    {"baseline (metrics off)", false, false, false},
+    {"baseline (all off)", false, false, false},
     {"metrics", true, false, false},
+    {"tracing", false, true, false},
+    {"dedup (in-process)", false, false, true},
     {"metrics + tracing", true, true, false},
     {"metrics + tracing + dedup", true, true, true},
+};
+constexpr std::size_t metrics_and_tracing = 4;  // the variant issue 5's target is about
+
+struct Timing {
+  double wall = 0;  // seconds, first send to last handler call
+  double cpu = 0;   // process CPU seconds over the same span, all threads
 };
 
 int pass_counter = 0;
 
-double run_pass(const Variant& variant, std::size_t count) {
+Timing run_pass(const Variant& variant, std::size_t count) {
   mq::metrics::set_enabled(variant.metrics);
   mq::Client client("memory://features-" + std::to_string(++pass_counter));
   const std::string topic = "bench.features";
@@ -65,6 +77,7 @@ double run_pass(const Variant& variant, std::size_t count) {
     return mq::Outcome::ack();
   });
   auto producer = client.producer();
+  const std::clock_t cpu_start = std::clock();
   const auto start = SteadyClock::now();
   {
     std::optional<mq::trace::Scope> scope;
@@ -72,10 +85,11 @@ double run_pass(const Variant& variant, std::size_t count) {
     for (auto& batch : batches) producer.send_batch(std::move(batch));
   }
   while (handled.load(std::memory_order_relaxed) < count) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  const double seconds = Seconds(SteadyClock::now() - start).count();
+  const Timing timing{Seconds(SteadyClock::now() - start).count(),
+                      static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC};
   consumer.stop(std::chrono::seconds(30));
   if (consumer.stats().acked != count) throw mq::Error(mq::ErrorCode::internal, "wrong count acked");
-  return seconds;
+  return timing;
 }
 
 double median(std::vector<double> values) {
@@ -87,26 +101,50 @@ double median(std::vector<double> values) {
 
 int main(int argc, char** argv) try {
   std::size_t count = 200'000;
-  int repeat = 5;
+  int rounds = 9;
+  int only = -1;  // --only V: run variant V alone (for profiling it)
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--messages") count = std::stoul(argv[i + 1]);
-    else if (flag == "--repeat") repeat = std::stoi(argv[i + 1]);
+    else if (flag == "--rounds" || flag == "--repeat") rounds = std::max(1, std::stoi(argv[i + 1]));
+    else if (flag == "--only") only = std::stoi(argv[i + 1]);
     else throw std::invalid_argument("unknown option " + flag);
   }
-  std::printf("mq_bench_features: memory://, %zu messages of 100 bytes, send_batch(1000), 1 worker, %d passes\n",
-              count, repeat);
-  std::vector<std::vector<double>> times(std::size(variants));
-  run_pass(variants[0], count / 10);  // warm-up: allocator, threads
-  for (int pass = 0; pass < repeat; ++pass) {
-    for (std::size_t v = 0; v < std::size(variants); ++v) times[v].push_back(run_pass(variants[v], count));
+  constexpr std::size_t n_variants = std::size(variants);
+  std::printf("mq_bench_features: memory://, %zu messages of 100 bytes, send_batch(1000), 1 worker, %d rounds of "
+              "%zu variants (order rotated per round)\n",
+              count, rounds, n_variants);
+  std::vector<std::vector<double>> wall(n_variants), cpu(n_variants), wall_ratio(n_variants), cpu_ratio(n_variants);
+  if (only >= 0) {
+    for (int round = 0; round < rounds; ++round) run_pass(variants[static_cast<std::size_t>(only)], count);
+    return 0;
   }
-  const double baseline = median(times[0]);
-  for (std::size_t v = 0; v < std::size(variants); ++v) {
-    const double seconds = median(times[v]);
-    std::printf("%-28s %10.0f msgs/s  %7.3f us/msg  %6.3f x baseline throughput\n", variants[v].name,
-                static_cast<double>(count) / seconds, seconds * 1e6 / static_cast<double>(count), baseline / seconds);
+  for (const auto& variant : variants) run_pass(variant, count / 10);  // warm-up: allocator, threads, registry
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<Timing> timings(n_variants);
+    for (std::size_t k = 0; k < n_variants; ++k) {
+      const std::size_t v = (k + static_cast<std::size_t>(round)) % n_variants;
+      timings[v] = run_pass(variants[v], count);
+    }
+    for (std::size_t v = 0; v < n_variants; ++v) {
+      wall[v].push_back(timings[v].wall);
+      cpu[v].push_back(timings[v].cpu);
+      wall_ratio[v].push_back(timings[0].wall / timings[v].wall);
+      cpu_ratio[v].push_back(timings[0].cpu / timings[v].cpu);
+    }
   }
+  std::printf("%-28s %12s %9s %9s %13s %12s\n", "variant", "msgs/s", "us/msg", "CPU us/msg", "throughput x", "CPU x");
+  for (std::size_t v = 0; v < n_variants; ++v) {
+    const double seconds = median(wall[v]);
+    std::printf("%-28s %12.0f %9.3f %9.3f %13.3f %12.3f\n", variants[v].name, static_cast<double>(count) / seconds,
+                seconds * 1e6 / static_cast<double>(count), median(cpu[v]) * 1e6 / static_cast<double>(count),
+                median(wall_ratio[v]), median(cpu_ratio[v]));
+  }
+  const double cost = 1.0 - median(wall_ratio[metrics_and_tracing]);
+  std::printf("metrics + tracing: throughput cost %.1f%% (paired median; target <= 5%%): %s\n", cost * 100,
+              cost <= 0.05 ? "met" : "missed");
+  std::printf("(\"throughput x\" = baseline time / variant time in the same round, median over rounds; "
+              "\"CPU x\" likewise for process CPU time)\n");
   mq::metrics::set_enabled(true);
   return 0;
 } catch (const std::exception& error) {

@@ -113,18 +113,27 @@ void ConsumerRuntime::poll_loop() {
       std::lock_guard lock(mutex_);
       in_flight_ += records.size();
     }
-    for (auto& record : records) {
-      Task task;
+    const bool count = metrics::enabled();
+    const std::string* last_topic = nullptr;  // a fetch is mostly one topic: look it up once per run
+    metrics::ConsumedMetrics* last_metrics = nullptr;
+    std::vector<Task> tasks(records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      auto& record = records[i];
+      Task& task = tasks[i];
       task.order_key = order_key_of(record.message, options_.ordered_by_key);
       task.attempt = record.message.attempt();
-      if (metrics::enabled()) {
-        auto& cached = metrics_by_topic_[record.message.topic];
-        if (!cached) cached = metrics::consumed(record.message.topic, options_.group);
-        task.metrics = cached;
+      if (count) {
+        if (!last_topic || *last_topic != record.message.topic) {
+          auto& cached = metrics_by_topic_[record.message.topic];
+          if (!cached) cached = metrics::consumed(record.message.topic, options_.group);
+          last_metrics = cached;
+        }
+        last_topic = &record.message.topic;
+        task.metrics = last_metrics;
       }
       task.record = std::move(record);
-      dispatcher_.push(std::move(task));
     }
+    dispatcher_.push_all(tasks);  // one lock and one wake-up for the whole fetch
   }
 }
 
@@ -137,11 +146,7 @@ void ConsumerRuntime::worker_loop() {
 
 Outcome ConsumerRuntime::invoke_handler(const Message& message) {
   // The handler runs inside the message's trace, so that its own sends continue it.
-  std::optional<trace::Scope> scope;
-  if (auto context = extract_trace(message)) {
-    notify_trace_hook(trace::Event::receive, message, *context);
-    scope.emplace(std::move(*context));
-  }
+  HandlerTrace trace(message);  // not const: trace::current() may resolve it through a pointer
   return outcome_of([&] { return handler_(message); });
 }
 
@@ -221,7 +226,8 @@ void ConsumerRuntime::run(Task task) {
   task.record.message.headers.set(names::attempt_header, std::to_string(task.attempt));
   if (!claim_for_handling(task)) return;
   received_.fetch_add(1, std::memory_order_relaxed);
-  const auto started = std::chrono::steady_clock::now();
+  // The clock is read only for the duration histogram (metrics on).
+  const auto started = task.metrics ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   const Outcome outcome = invoke_handler(task.record.message);
   if (task.metrics) task.metrics->duration.observe(std::chrono::steady_clock::now() - started);
   settle_claim(task, outcome.kind() == Outcome::Kind::ack);

@@ -1,62 +1,87 @@
 #include "core/dedup_store.hpp"
 
+#include <algorithm>
+#include <functional>
+
 namespace mq::core {
+namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-InProcessDedupStore::Key InProcessDedupStore::key_of(const std::string& group, const std::string& id) {
-  Key key;
-  key.reserve(group.size() + 1 + id.size());
-  key.append(group).push_back('\0');
-  key.append(id);
-  return key;
+// Below this many entries per shard a store keeps one shard: small stores keep an
+// exact global "oldest first", and their cost is not in the lock.
+constexpr std::size_t min_entries_per_shard = 4096;
+constexpr std::size_t max_shards = 16;
+
+}  // namespace
+
+InProcessDedupStore::InProcessDedupStore(std::size_t max_entries)
+    : shard_count_(std::clamp<std::size_t>(max_entries / min_entries_per_shard, 1, max_shards)),
+      shards_(std::make_unique<Shard[]>(shard_count_)) {
+  max_per_shard_ = std::max<std::size_t>(max_entries / shard_count_, 1);
+}
+
+InProcessDedupStore::Shard& InProcessDedupStore::shard_for(const std::string& id) {
+  if (shard_count_ == 1) return shards_[0];
+  return shards_[std::hash<std::string_view>{}(id) % shard_count_];
+}
+
+InProcessDedupStore::Ids& InProcessDedupStore::ids_of(Shard& shard, const std::string& group) {
+  auto found = shard.groups.find(group);
+  if (found != shard.groups.end()) return found->second;
+  return shard.groups.emplace(group, Ids{}).first->second;
+}
+
+void InProcessDedupStore::record_and_evict_locked(Shard& shard, Ids& ids, Ids::value_type& inserted,
+                                                  TimePoint now) {
+  shard.order.emplace_back(&ids, &inserted);
+  ++shard.size;
+  while (shard.order.size() > 1) {
+    auto [owner, entry] = shard.order.front();
+    if (entry->second.expires > now && shard.size <= max_per_shard_) break;
+    shard.order.pop_front();
+    owner->erase(owner->find(entry->first));  // by iterator: the key lives in the node erased
+    --shard.size;
+  }
 }
 
 DedupStore::Claim InProcessDedupStore::claim(const std::string& group, const std::string& id, milliseconds lease) {
   const auto now = SteadyClock::now();
-  std::lock_guard lock(mutex_);
-  Key key = key_of(group, id);
-  auto found = entries_.find(key);
-  if (found != entries_.end() && found->second.expires > now) return found->second.done ? Claim::done : Claim::busy;
-  if (found != entries_.end()) {
-    found->second = Entry{false, now + lease};
+  Shard& shard = shard_for(id);
+  std::lock_guard lock(shard.mutex);
+  Ids& ids = ids_of(shard, group);
+  auto [found, inserted] = ids.try_emplace(id, Entry{false, now + lease});  // one lookup either way
+  if (inserted) {
+    record_and_evict_locked(shard, ids, *found, now);
     return Claim::acquired;
   }
-  evict_locked();  // before inserting: eviction must never take the new entry
-  insertion_order_.push_back(key);
-  entries_.emplace(std::move(key), Entry{false, now + lease});
+  if (found->second.expires > now) return found->second.done ? Claim::done : Claim::busy;
+  found->second = Entry{false, now + lease};  // keeps its place in the order
   return Claim::acquired;
 }
 
 void InProcessDedupStore::complete(const std::string& group, const std::string& id, milliseconds window) {
-  std::lock_guard lock(mutex_);
-  const Entry done{true, SteadyClock::now() + window};
-  Key key = key_of(group, id);
-  if (auto found = entries_.find(key); found != entries_.end()) {
-    found->second = done;
+  const auto now = SteadyClock::now();
+  const Entry done{true, now + window};
+  Shard& shard = shard_for(id);
+  std::lock_guard lock(shard.mutex);
+  Ids& ids = ids_of(shard, group);
+  auto [found, inserted] = ids.try_emplace(id, done);
+  if (inserted) {
+    record_and_evict_locked(shard, ids, *found, now);  // evicted while the handler ran: remember it again
     return;
   }
-  evict_locked();  // it was evicted while the handler ran: remember it again
-  insertion_order_.push_back(key);
-  entries_.emplace(std::move(key), done);
+  found->second = done;
 }
 
 void InProcessDedupStore::release(const std::string& group, const std::string& id) {
-  std::lock_guard lock(mutex_);
-  auto found = entries_.find(key_of(group, id));
-  if (found != entries_.end() && !found->second.done) entries_.erase(found);
-}
-
-void InProcessDedupStore::evict_locked() {
-  const auto now = SteadyClock::now();
-  while (!insertion_order_.empty()) {
-    auto found = entries_.find(insertion_order_.front());
-    const bool stale = found == entries_.end();
-    const bool expired = !stale && found->second.expires <= now;
-    if (!stale && !expired && entries_.size() < max_entries_) return;  // room for one more
-    if (!stale) entries_.erase(found);
-    insertion_order_.pop_front();
-  }
+  Shard& shard = shard_for(id);
+  std::lock_guard lock(shard.mutex);
+  Ids& ids = ids_of(shard, group);
+  auto found = ids.find(id);
+  // The claim ends now; the entry itself goes when eviction reaches it (its record in
+  // the order must not dangle).
+  if (found != ids.end() && !found->second.done) found->second.expires = TimePoint::min();
 }
 
 }  // namespace mq::core

@@ -4,22 +4,40 @@
 
 namespace mq::core {
 
+bool KeyedDispatcher::push_locked(Task&& task) {
+  if (!task.order_key.empty()) {
+    auto [entry, inserted] = held_.try_emplace(task.order_key);
+    if (!inserted || !entry->second.empty()) {
+      // Key busy (running, or waiting behind a running one): wait in its line.
+      entry->second.push_back(std::move(task));
+      return false;
+    }
+    // Key free: it becomes held by whichever worker takes this task; an empty line
+    // in held_ marks that.
+  }
+  runnable_.push_back(std::move(task));
+  return true;
+}
+
 void KeyedDispatcher::push(Task task) {
+  bool runnable = false;
   {
     std::lock_guard lock(mutex_);
-    if (!task.order_key.empty()) {
-      auto [entry, inserted] = held_.try_emplace(task.order_key);
-      if (!inserted || !entry->second.empty()) {
-        // Key busy (running, or waiting behind a running one): wait in its line.
-        entry->second.push_back(std::move(task));
-        return;
-      }
-      // Key free: it becomes held by whichever worker takes this task; an empty line
-      // in held_ marks that.
-    }
-    runnable_.push_back(std::move(task));
+    runnable = push_locked(std::move(task));
   }
-  available_.notify_one();
+  if (runnable) available_.notify_one();
+}
+
+void KeyedDispatcher::push_all(std::vector<Task>& tasks) {
+  std::size_t runnable = 0;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& task : tasks) runnable += push_locked(std::move(task)) ? 1 : 0;
+  }
+  // One wake-up per fetch instead of one per task: each woken worker keeps popping
+  // while tasks are runnable, so waking every worker once is enough.
+  if (runnable == 1) available_.notify_one();
+  else if (runnable > 1) available_.notify_all();
 }
 
 void KeyedDispatcher::push_front_held(Task task) {

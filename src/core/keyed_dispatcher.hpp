@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/engine.hpp"
 
@@ -36,6 +37,8 @@ class KeyedDispatcher {
  public:
   // Queues a task behind earlier tasks of its key.
   void push(Task task);
+  // push() for each task in order (moved from), under one lock and with one wake-up.
+  void push_all(std::vector<Task>& tasks);
   // Puts a task back at the head of its key's line, for a key the caller still holds
   // (a retry of the task that holds the key): it runs before later tasks of the key.
   void push_front_held(Task task);
@@ -58,6 +61,7 @@ class KeyedDispatcher {
 
  private:
   std::optional<Task> take_runnable_locked();  // the front runnable task, now active
+  bool push_locked(Task&& task);  // true: the task is runnable now (else it waits for its key)
 
   mutable std::mutex mutex_;
   std::condition_variable available_;

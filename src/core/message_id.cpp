@@ -35,11 +35,13 @@ void put_hex(char* out, std::uint64_t value, int digits) {
 
 }  // namespace
 
-std::string new_message_id() {
-  thread_local IdState state;
+std::string new_message_id() { return new_message_id(std::chrono::system_clock::now()); }
+
+std::string new_message_id(std::chrono::system_clock::time_point now) {
+  thread_local IdState thread_state;
+  IdState& state = thread_state;  // one TLS address lookup (libmq is a shared library)
   auto millis = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
   if (millis <= state.last_millis) {
     millis = state.last_millis;
     if (++state.counter > 0xfff) {  // counter exhausted: borrow the next millisecond

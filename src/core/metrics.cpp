@@ -193,11 +193,27 @@ std::string sample_name(const Family& family, const Sample& sample) {
 
 }  // namespace
 
+namespace {
+
+// Histogram::bounds in nanoseconds: observe() compares integers, smallest bound first
+// (handlers are mostly fast, so the first comparison usually decides).
+constexpr auto bounds_nanoseconds = [] {
+  std::array<std::int64_t, Histogram::bounds.size()> result{};
+  for (std::size_t i = 0; i < result.size(); ++i) {
+    result[i] = static_cast<std::int64_t>(Histogram::bounds[i] * 1e9 + 0.5);
+  }
+  return result;
+}();
+
+}  // namespace
+
 void Histogram::observe(std::chrono::nanoseconds duration) {
-  const double seconds = static_cast<double>(duration.count()) / 1e9;
-  const auto bucket = std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin();
-  if (bucket < static_cast<std::ptrdiff_t>(bounds.size())) {
-    buckets[static_cast<std::size_t>(bucket)].fetch_add(1, std::memory_order_relaxed);
+  const std::int64_t nanoseconds = duration.count();
+  for (std::size_t bucket = 0; bucket < bounds_nanoseconds.size(); ++bucket) {
+    if (nanoseconds <= bounds_nanoseconds[bucket]) {  // the first bound >= the value, as before
+      buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
   }
   count.fetch_add(1, std::memory_order_relaxed);
   sum_nanoseconds.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(duration.count(), 0)),

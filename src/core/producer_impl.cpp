@@ -26,14 +26,14 @@ void ProducerImpl::check_open() const {
 Envelope ProducerImpl::prepare(Message message, TimePoint due) const {
   check_open();
   validate_message(message, options_.max_message_bytes, /*allow_reserved_topic=*/false);
-  return fill_in(std::move(message), due);
+  return fill_in(std::move(message), due, Clock::now(), TraceInjector());
 }
 
-Envelope ProducerImpl::fill_in(Message message, TimePoint due) const {
-  if (message.id.empty()) message.id = new_message_id();
-  if (message.timestamp == TimePoint{}) message.timestamp = Clock::now();
+Envelope ProducerImpl::fill_in(Message message, TimePoint due, TimePoint now, const TraceInjector& trace) const {
+  if (message.id.empty()) message.id = new_message_id(now);
+  if (message.timestamp == TimePoint{}) message.timestamp = now;
   message.offset = -1;
-  inject_trace(message);
+  trace.inject(message);
   return Envelope{std::move(message), due};
 }
 
@@ -124,7 +124,11 @@ std::vector<Receipt> ProducerImpl::send_batch(std::vector<Message> messages) {
   }
   std::vector<Envelope> batch;
   batch.reserve(messages.size());
-  for (auto& message : messages) batch.push_back(fill_in(std::move(message), TimePoint{}));
+  // One clock reading and one look at the thread's trace context for the whole batch:
+  // the batch is sent at one time, in one context.
+  const auto now = Clock::now();
+  const TraceInjector trace;
+  for (auto& message : messages) batch.push_back(fill_in(std::move(message), TimePoint{}, now, trace));
   if (batch.empty()) return {};
   auto results = append_and_wait(std::move(batch));
   std::vector<Receipt> receipts;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/engine.hpp"
+#include "core/tracing.hpp"
 #include "mq/producer.hpp"
 
 namespace mq::core {
@@ -40,8 +41,8 @@ class ProducerImpl {
 
   // Validates and fills id/timestamp; throws mq::Error. Called before anything is queued.
   Envelope prepare(Message message, TimePoint due) const;
-  // Sets id, timestamp and trace headers of a validated message.
-  Envelope fill_in(Message message, TimePoint due) const;
+  // Sets id, timestamp (`now` when unset) and trace headers of a validated message.
+  Envelope fill_in(Message message, TimePoint due, TimePoint now, const TraceInjector& trace) const;
   void check_open() const;
   // Appends and waits for the results (up to send_timeout).
   std::vector<AppendResult> append_and_wait(std::vector<Envelope> batch);

@@ -1,9 +1,11 @@
 #include "mq/trace.hpp"
 
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <utility>
 
 #include "core/tracing.hpp"
 #include "mq/message.hpp"
@@ -13,21 +15,38 @@ namespace mq::trace {
 namespace {
 
 thread_local std::optional<Context> current_context;
+// A handler whose message's trace is not parsed yet (core::HandlerTrace); every reader
+// of current_context resolves it first. Thread-local: no locking.
+thread_local core::HandlerTrace* pending_handler = nullptr;
+
+// current_context, with a pending handler's trace made current first.
+std::optional<Context>& resolved_context() {
+  if (auto* handler = pending_handler) handler->resolve();
+  return current_context;
+}
 
 std::mutex hook_mutex;
 std::shared_ptr<const Hook> installed_hook;
 // Lets every send and delivery skip the mutex while no hook is installed (the usual case).
 std::atomic<bool> hook_installed{false};
 
-std::string random_hex(std::size_t digits) {
+// Writes `digits` random lower-case hex digits to `out`, never all zeros (invalid in
+// W3C trace context).
+void fill_random_hex(char* out, std::size_t digits) {
   thread_local std::mt19937_64 random{std::random_device{}()};
   static constexpr char hex[] = "0123456789abcdef";
-  std::string text(digits, '0');
+  bool all_zero = true;
   for (std::size_t i = 0; i < digits;) {
     auto bits = random();
-    for (int n = 0; n < 16 && i < digits; ++n, ++i, bits >>= 4) text[i] = hex[bits & 0xf];
+    all_zero = all_zero && bits == 0;
+    for (int n = 0; n < 16 && i < digits; ++n, ++i, bits >>= 4) out[i] = hex[bits & 0xf];
   }
-  if (text.find_first_not_of('0') == std::string::npos) text.back() = '1';  // all-zero is invalid
+  if (all_zero) out[digits - 1] = '1';
+}
+
+std::string random_hex(std::size_t digits) {
+  std::string text(digits, '0');
+  fill_random_hex(text.data(), digits);
   return text;
 }
 
@@ -62,9 +81,9 @@ Context Context::new_trace() { return Context{random_hex(32), random_hex(16), tr
 
 Context Context::child() const { return Context{trace_id, random_hex(16), sampled}; }
 
-std::optional<Context> current() { return current_context; }
+std::optional<Context> current() { return resolved_context(); }
 
-Scope::Scope(Context context) : previous_(std::move(current_context)) { current_context = std::move(context); }
+Scope::Scope(Context context) : previous_(std::move(resolved_context())) { current_context = std::move(context); }
 
 Scope::~Scope() { current_context = std::move(previous_); }
 
@@ -78,14 +97,64 @@ void set_hook(Hook hook) {
 
 namespace mq::core {
 
-void inject_trace(Message& message) {
-  if (message.headers.contains(names::traceparent_header)) return;  // the sender set its own
-  const auto& parent = trace::current_context;  // this thread's; no copy
+TraceInjector::TraceInjector() {
+  const auto& parent = trace::resolved_context();
   if (!parent) return;
-  const auto span = parent->child();
-  message.headers.add(std::string(names::traceparent_header), span.traceparent());
-  message.headers.set(names::trace_id_header, span.trace_id);
-  notify_trace_hook(trace::Event::send, message, span);
+  parent_ = &*parent;
+  prefix_.reserve(3 + parent_->trace_id.size() + 1);
+  prefix_.append("00-").append(parent_->trace_id).push_back('-');
+}
+
+void TraceInjector::inject(Message& message) const {
+  if (!parent_ || message.headers.contains(names::traceparent_header)) return;  // none, or the sender's own
+  // The child span: "00-<trace id>-<new span id>-<flags>", built in place.
+  constexpr std::size_t span_digits = 16;
+  std::string traceparent;
+  traceparent.resize(prefix_.size() + span_digits + 3);
+  char* out = traceparent.data();
+  std::memcpy(out, prefix_.data(), prefix_.size());
+  trace::fill_random_hex(out + prefix_.size(), span_digits);
+  std::memcpy(out + prefix_.size() + span_digits, parent_->sampled ? "-01" : "-00", 3);
+  message.headers.add(std::string(names::traceparent_header), std::move(traceparent));
+  if (message.headers.contains(names::trace_id_header)) message.headers.set(names::trace_id_header, parent_->trace_id);
+  else message.headers.add(std::string(names::trace_id_header), parent_->trace_id);
+  if (trace::hook_installed.load(std::memory_order_acquire)) {
+    const auto text = *message.headers.find(names::traceparent_header);
+    const trace::Context span{parent_->trace_id, std::string(text.substr(prefix_.size(), span_digits)),
+                              parent_->sampled};
+    notify_trace_hook(trace::Event::send, message, span);
+  }
+}
+
+void inject_trace(Message& message) { TraceInjector().inject(message); }
+
+HandlerTrace::HandlerTrace(const Message& message) {
+  if (!message.headers.contains(names::traceparent_header) && !message.headers.contains(names::trace_id_header)) {
+    return;  // nothing to continue: the thread's context stays as it is
+  }
+  message_ = &message;
+  outer_ = std::exchange(trace::pending_handler, this);
+  // A hook is told of every receive, so it needs the context now.
+  if (trace::hook_installed.load(std::memory_order_acquire)) {
+    resolve();
+    if (swapped_) notify_trace_hook(trace::Event::receive, message, *trace::current_context);
+  }
+}
+
+void HandlerTrace::resolve() {
+  if (!message_) return;
+  const Message& message = *std::exchange(message_, nullptr);
+  trace::pending_handler = outer_;  // resolved: readers no longer come here
+  auto context = extract_trace(message);
+  if (!context) return;  // no valid trace: the thread's context stays
+  previous_ = std::move(trace::resolved_context());
+  trace::current_context = std::move(*context);
+  swapped_ = true;
+}
+
+HandlerTrace::~HandlerTrace() {
+  if (message_) trace::pending_handler = outer_;  // never resolved
+  if (swapped_) trace::current_context = std::move(previous_);
 }
 
 std::optional<trace::Context> extract_trace(const Message& message) {

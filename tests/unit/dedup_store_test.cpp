@@ -41,5 +41,19 @@ TEST(InProcessDedupStore, ForgetsOldestPastItsBound) {
   EXPECT_EQ(store.claim("g", "3", 10s), Claim::done);
 }
 
+TEST(InProcessDedupStore, ShardedStoreKeepsEveryId) {
+  InProcessDedupStore store(1'000'000);  // large: split into shards by id
+  for (int i = 0; i < 2000; ++i) {
+    const auto id = std::to_string(i);
+    ASSERT_EQ(store.claim("g", id, 10s), Claim::acquired);
+    if (i % 2 == 0) store.complete("g", id, 10s);
+    else store.release("g", id);
+  }
+  for (int i = 0; i < 2000; ++i) {
+    const auto id = std::to_string(i);
+    EXPECT_EQ(store.claim("g", id, 10s), i % 2 == 0 ? Claim::done : Claim::acquired) << id;
+  }
+}
+
 }  // namespace
 }  // namespace mq::core

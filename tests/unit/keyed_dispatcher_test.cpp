@@ -32,6 +32,25 @@ TEST(KeyedDispatcher, HoldsAKeyUntilReleased) {
   EXPECT_EQ(third->record.message.offset, 2);
 }
 
+TEST(KeyedDispatcher, PushAllKeepsKeyOrder) {
+  KeyedDispatcher dispatcher;
+  std::vector<Task> tasks;
+  tasks.push_back(task("a", 1));
+  tasks.push_back(task("", 2));
+  tasks.push_back(task("a", 3));
+  dispatcher.push_all(tasks);
+  EXPECT_EQ(dispatcher.runnable(), 2u);  // the second "a" waits behind the first
+  auto first = dispatcher.pop();
+  auto second = dispatcher.pop();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->record.message.offset, 1);
+  EXPECT_EQ(second->record.message.offset, 2);
+  dispatcher.release("a");
+  auto third = dispatcher.pop();
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->record.message.offset, 3);
+}
+
 TEST(KeyedDispatcher, RetryRunsBeforeLaterTasksOfItsKey) {
   KeyedDispatcher dispatcher;
   dispatcher.push(task("a", 1));

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "core/tracing.hpp"
+#include "mq/message.hpp"
+#include "mq/names.hpp"
+
 namespace mq::trace {
 namespace {
 
@@ -45,6 +49,75 @@ TEST(Trace, ScopesNestPerThread) {
     EXPECT_EQ(current()->trace_id, outer.trace_id);
   }
   EXPECT_FALSE(current());
+}
+
+TEST(Trace, InjectorStampsAChildSpanPerMessage) {
+  Message untraced("t", "v");
+  core::TraceInjector().inject(untraced);
+  EXPECT_TRUE(untraced.headers.empty()) << "no context: no headers";
+
+  const auto parent = Context::new_trace();
+  Scope scope(parent);
+  const core::TraceInjector injector;
+  Message first("t", "v"), second("t", "v");
+  second.headers.add(std::string(names::trace_id_header), "old");
+  injector.inject(first);
+  injector.inject(second);
+  const auto a = Context::parse(*first.headers.find(names::traceparent_header));
+  const auto b = Context::parse(*second.headers.find(names::traceparent_header));
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->trace_id, parent.trace_id);
+  EXPECT_EQ(b->trace_id, parent.trace_id);
+  EXPECT_NE(a->span_id, parent.span_id);
+  EXPECT_NE(a->span_id, b->span_id);
+  EXPECT_EQ(*first.headers.find(names::trace_id_header), parent.trace_id);
+  EXPECT_EQ(*second.headers.find(names::trace_id_header), parent.trace_id) << "x-trace-id is replaced";
+  EXPECT_EQ(second.headers.size(), 2u);
+
+  Message own("t", "v");  // the sender's own traceparent wins
+  own.headers.add(std::string(names::traceparent_header), std::string(*first.headers.find(names::traceparent_header)));
+  injector.inject(own);
+  EXPECT_EQ(own.headers.size(), 1u);
+}
+
+TEST(Trace, HandlerTraceIsCurrentOnlyWhileItLives) {
+  const auto sent = Context::new_trace();
+  Message message("t", "v");
+  message.headers.add(std::string(names::traceparent_header), sent.traceparent());
+  EXPECT_FALSE(current());
+  {
+    core::HandlerTrace trace(message);
+    const auto seen = current();  // parsed on first use
+    ASSERT_TRUE(seen);
+    EXPECT_EQ(seen->trace_id, sent.trace_id);
+    EXPECT_EQ(seen->span_id, sent.span_id);
+    {
+      Scope inner(Context::new_trace());
+      EXPECT_NE(current()->trace_id, sent.trace_id);
+    }
+    EXPECT_EQ(current()->trace_id, sent.trace_id);
+  }
+  EXPECT_FALSE(current());
+
+  const auto outer = Context::new_trace();
+  Scope scope(outer);
+  {
+    core::HandlerTrace never_asked(message);  // never resolved: nothing to restore
+  }
+  EXPECT_EQ(current()->trace_id, outer.trace_id);
+  {
+    Message invalid("t", "v");
+    invalid.headers.add(std::string(names::traceparent_header), "garbage");
+    core::HandlerTrace trace(invalid);
+    EXPECT_EQ(current()->trace_id, outer.trace_id) << "an invalid traceparent leaves the context as it was";
+  }
+  {
+    Message only_id("t", "v");
+    only_id.headers.add(std::string(names::trace_id_header), sent.trace_id);
+    core::HandlerTrace trace(only_id);
+    EXPECT_EQ(current()->trace_id, sent.trace_id) << "x-trace-id alone continues its trace";
+  }
+  EXPECT_EQ(current()->trace_id, outer.trace_id);
 }
 
 }  // namespace

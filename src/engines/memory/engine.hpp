@@ -28,8 +28,28 @@ namespace mq::engines::memory {
 
 using core::TopicPartition;
 
+// A partition's messages, offset == index (no retention in memory). Stored in chunks
+// of fixed capacity: appending never moves earlier messages (a std::vector regrowing
+// to a million messages moves each of them about twice and churns big allocations),
+// and indexing stays O(1). Guarded by the broker mutex like everything else.
+class MessageLog {
+ public:
+  std::size_t size() const { return size_; }
+  const Message& operator[](std::size_t offset) const { return chunks_[offset / chunk_size][offset % chunk_size]; }
+  void push_back(Message&& message) {
+    if (size_ % chunk_size == 0) chunks_.emplace_back().reserve(chunk_size);
+    chunks_.back().push_back(std::move(message));
+    ++size_;
+  }
+
+ private:
+  static constexpr std::size_t chunk_size = 4096;
+  std::vector<std::vector<Message>> chunks_;  // each holds chunk_size, the last one up to it
+  std::size_t size_ = 0;
+};
+
 struct Partition {
-  std::vector<Message> log;  // offset == index (no retention in memory)
+  MessageLog log;
 };
 
 struct Topic {

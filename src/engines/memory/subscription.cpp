@@ -6,6 +6,8 @@
 // committed offset, so no message is handled by two members of a group.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "core/partition_assignment.hpp"
 #include "engines/memory/engine.hpp"
 
@@ -76,6 +78,7 @@ class MemorySubscription final : public core::Subscription {
     member_.filter = core::TopicFilter(spec.topics);
     member_.start = spec.start;
     std::lock_guard lock(broker_->mutex);
+    group_ = &broker_->groups[group_name_];
     member_.id = broker_->next_member_id++;
     group().members[member_.id] = &member_;
     member_.joined_version = ++broker_->topology_version;
@@ -135,7 +138,10 @@ class MemorySubscription final : public core::Subscription {
   }
 
  private:
-  Group& group() { return broker_->groups[group_name_]; }
+  // Requires the broker mutex. Broker::groups never erases a group (std::map keeps
+  // element addresses), so the pointer taken at construction stays valid: acks and
+  // polls skip a map lookup by name.
+  Group& group() { return *group_; }
 
   // Requires the broker mutex. Takes records from owned partitions round-robin,
   // skipping partitions that are being handed to another member.
@@ -148,14 +154,24 @@ class MemorySubscription final : public core::Subscription {
       if (it != target.end() && it->second == member_.id) sources.emplace_back(&partition, &frontier);
     }
     if (sources.empty()) return records;
+    std::vector<const MessageLog*> logs;
+    logs.reserve(sources.size());
+    std::size_t available = 0;
+    for (auto [partition, frontier] : sources) {
+      logs.push_back(&broker_->topics.at(partition->first).partitions[static_cast<std::size_t>(partition->second)].log);
+      const auto next = static_cast<std::size_t>(frontier->next());
+      if (logs.back()->size() > next) available += logs.back()->size() - next;
+    }
+    records.reserve(std::min(max, available));  // one allocation per fetch
     const std::size_t start = member_.next_partition++ % sources.size();
     for (std::size_t i = 0; i < sources.size() && records.size() < max; ++i) {
-      auto [partition, frontier] = sources[(start + i) % sources.size()];
-      const auto& log = broker_->topics.at(partition->first).partitions[static_cast<std::size_t>(partition->second)].log;
+      const std::size_t source = (start + i) % sources.size();
+      auto* frontier = sources[source].second;
+      const auto& log = *logs[source];
       for (auto offset = frontier->next(); offset < static_cast<std::int64_t>(log.size()) && records.size() < max;
            ++offset) {
         frontier->delivered(offset);
-        records.push_back(core::Record{log[static_cast<std::size_t>(offset)], 0});
+        records.emplace_back(log[static_cast<std::size_t>(offset)], 0);  // the one copy of the message
       }
     }
     return records;
@@ -163,6 +179,7 @@ class MemorySubscription final : public core::Subscription {
 
   const std::shared_ptr<Broker> broker_;
   const std::string group_name_;
+  Group* group_ = nullptr;  // broker_->groups[group_name_], set once under the mutex
   Member member_;
   bool closed_ = false;  // guarded by the broker mutex
 };
