@@ -16,6 +16,8 @@ packages=(
   libprotobuf-dev protobuf-compiler
   # tests and benchmarks
   libgtest-dev libgmock-dev
+  # the fuzz preset: clang with libFuzzer (libclang-rt-dev), tests/fuzz
+  clang libclang-rt-dev
   # mqctl's console test drives the page in headless chromium (playwright-core from npm)
   chromium nodejs
 )
