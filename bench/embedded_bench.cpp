@@ -7,7 +7,8 @@
 // All on DIR's file system, 100-byte values:
 //   raw fdatasync   C appends of 4 KiB, each followed by fdatasync (one file)
 //   redis XADD      N XADDs pipelined in batches of 1,000 (hiredis), when --redis is given
-//   mq never        send_batch(1,000) × N/1,000, fsync never; then the same with a final
+//   mq never        send_batch(1,000) × N/1,000, fsync never (after a sync(2) of earlier
+//                   passes' dirty pages, outside the clock); then the same with a final
 //                   sync of the data dir (the bytes on disk, as dd measures them)
 //   mq interval     the same with fsync interval (100 ms)
 //   mq always       P threads, each with its own Producer, send() one message at a time
@@ -165,6 +166,9 @@ ProduceResult produce(const std::string& url, mq::FsyncPolicy fsync, std::size_t
     auto& batch = batches.emplace_back();
     for (std::size_t i = 0; i < std::min(batch_size, count - sent); ++i) batch.emplace_back("bench", value);
   }
+  // Earlier passes (dd, Redis's AOF, the previous mq pass) leave dirty pages that the
+  // kernel would write back during this one: flush them first, outside the clock.
+  ::sync();
   const auto start = SteadyClock::now();
   for (auto& batch : batches) producer.send_batch(std::move(batch));
   const double acked = seconds_since(start);
