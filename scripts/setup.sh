@@ -18,6 +18,8 @@ packages=(
   librdkafka-dev kcat
   # tests and benchmarks
   libgtest-dev libgmock-dev
+  # the fuzz preset: clang with libFuzzer (libclang-rt-dev), tests/fuzz
+  clang libclang-rt-dev
   # mqctl's console test drives the page in headless chromium (playwright-core from npm)
   chromium nodejs
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: set-up, then the dev preset (AddressSanitizer + UBSan) with the whole
 # suite, then the tsan preset (ThreadSanitizer) with the concurrent parts (unit tests
-# and the conformance suite). Ends with ctest's summary lines.
+# and the conformance suite), then the fuzz preset (libFuzzer on the embedded engine's
+# decoders, MQ_FUZZ_SECONDS each, default 20). Ends with ctest's summary lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -32,5 +33,13 @@ echo "== tsan preset (ThreadSanitizer): unit and conformance tests"
 # only multiply the run time. Server engines' suites (conformance.<name>.*) run under
 # ASan only: their issues ask for dev, and TSan would double a long run.
 ctest --preset tsan -j "$jobs" -R '^(unit\.|conformance\.Engines/|embedded\.)' -E 'C32_' || status=1
+
+echo "== fuzz preset (libFuzzer + ASan + UBSan, embedded decoders): build"
+# Small: the storage sources of the embedded engine and three targets (tests/fuzz).
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$jobs"
+echo "== fuzz preset: ${MQ_FUZZ_SECONDS:=20} s per target, then the regression inputs"
+export MQ_FUZZ_SECONDS
+ctest --preset fuzz -j "$jobs" || status=1
 
 exit $status

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include "engines/embedded/crc32c.hpp"
@@ -209,6 +210,74 @@ TEST(RecoveryTest, BadIndexIsRebuiltFromTheLog) {
   EXPECT_EQ(log.end_offset(), 2000);
   EXPECT_TRUE(logs.contains("bad_index")) << logs.text();
   EXPECT_EQ(read_bytes(index_path), good_index);
+}
+
+// A sealed segment with 4 KiB index entries (each 5-record batch is small: about 40
+// batches per entry) and the directory, for the two tests below (found by fuzzing,
+// tests/fuzz/regressions/recovery/).
+struct SealedSegment {
+  TempDir dir;
+  std::vector<std::int64_t> bases;
+  std::string log_path;
+  std::string index_path;
+  SealedSegment() {
+    LogOptions options;
+    options.segment_bytes = 64 * 1024;
+    PartitionLog log(dir.path(), options);
+    for (int i = 0; i < 400; ++i) append_values(log, "s" + std::to_string(i), 5);
+    bases = list_segments(dir.path(), false);
+    log_path = segment_path(dir.path(), bases.at(0), log_extension);
+    index_path = segment_path(dir.path(), bases.at(0), index_extension);
+  }
+};
+
+TEST(RecoveryTest, IndexEntryPastTheEndOfASealedSegmentIsRebuiltNotFollowed) {
+  SealedSegment sealed;
+  ASSERT_GE(sealed.bases.size(), 2u);
+  const auto log_size = std::filesystem::file_size(sealed.log_path);
+  const auto good_index = read_bytes(sealed.index_path);
+  std::string bad = good_index;
+  encode_index_entry(bad, IndexEntry{1'000'000, 0x40000000});  // 1 GiB: past the end
+  write_bytes(sealed.index_path, bad);
+  LogCapture logs;
+  LogOptions repair;
+  repair.repair = true;  // used to truncate the segment *up* to the bogus position
+  PartitionLog log(sealed.dir.path(), repair);
+  EXPECT_EQ(log.end_offset(), 2000);
+  EXPECT_TRUE(logs.contains("bad_index")) << logs.text();
+  EXPECT_EQ(std::filesystem::file_size(sealed.log_path), log_size);
+  EXPECT_EQ(read_bytes(sealed.index_path), good_index);
+}
+
+TEST(RecoveryTest, ReaderRefusesABatchThatDoesNotContinueThePreviousOne) {
+  SealedSegment sealed;
+  ASSERT_GE(sealed.bases.size(), 2u);
+  // Rewrite the second batch's base offset (and its CRC, so only the offset is wrong).
+  // It lies before the segment's last index entry, which is where recovery's check of a
+  // sealed segment starts, so only the reader can meet it.
+  auto bytes = read_bytes(sealed.log_path);
+  BatchHeader first;
+  ASSERT_EQ(check_batch(bytes, first), BatchCheck::ok);
+  const std::size_t second = first.total_size();
+  const std::int64_t wrong = std::int64_t{1} << 32;
+  std::memcpy(bytes.data() + second + 16, &wrong, sizeof wrong);  // little-endian host
+  BatchHeader header;
+  ASSERT_EQ(check_batch(std::string_view(bytes).substr(second), header), BatchCheck::bad_checksum);
+  const std::uint32_t fixed = crc32c(bytes.data() + second + 8, header.total_size() - 8);
+  std::memcpy(bytes.data() + second + 4, &fixed, sizeof fixed);
+  write_bytes(sealed.log_path, bytes);
+  PartitionLog log(sealed.dir.path(), LogOptions{});  // opens: the damage is before the last index entry
+  PartitionReader reader(sealed.dir.path(), 0);
+  std::vector<DecodedRecord> records;
+  try {
+    while (reader.read(100, records) > 0) {}
+    FAIL() << "expected offset_mismatch";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::corruption);
+    EXPECT_NE(error.message().find("offset_mismatch"), std::string::npos) << error.message();
+    EXPECT_NE(error.message().find(sealed.log_path), std::string::npos) << error.message();
+  }
+  EXPECT_EQ(records.size(), 5u);  // the first batch, nothing with the wrong offsets
 }
 
 TEST(RecoveryTest, ForeignFileInAPartitionIsAnError) {

@@ -9,54 +9,15 @@
 #include <set>
 
 #include "core/logging.hpp"
-#include "engines/embedded/crc32c.hpp"
-#include "engines/embedded/endian.hpp"
 #include "engines/embedded/engine.hpp"
+#include "engines/embedded/format.hpp"
 #include "engines/embedded/segment.hpp"
 
 namespace mq::engines::embedded {
 namespace {
 
-// Journal entry kinds, FORMAT.md section 6. Persistent format: never change.
-constexpr std::uint8_t journal_intent = 1;
-constexpr std::uint8_t journal_done = 2;
-constexpr std::uint8_t journal_floor = 3;
-constexpr std::size_t journal_entry_size = 24;
 constexpr std::size_t max_moves_per_round = 1000;
 constexpr std::uint64_t compact_journal_bytes = 1u << 20;
-
-struct JournalEntry {
-  std::uint8_t kind = 0;
-  std::int64_t sequence = 0;
-  std::int64_t value = 0;
-};
-
-std::uint32_t entry_crc(std::string_view entry) {
-  return crc32c_extend(crc32c(entry.data(), 4), entry.data() + 8, 16);
-}
-
-void encode_entry(std::string& out, const JournalEntry& entry) {
-  std::string bytes(journal_entry_size, '\0');
-  bytes[0] = static_cast<char>(entry.kind);
-  store_le(bytes.data() + 8, entry.sequence);
-  store_le(bytes.data() + 16, entry.value);
-  store_le(bytes.data() + 4, entry_crc(bytes));
-  out += bytes;
-}
-
-std::vector<JournalEntry> decode_journal(std::string_view bytes, const std::string& path) {
-  std::vector<JournalEntry> entries;
-  for (std::size_t at = 0; at + journal_entry_size <= bytes.size(); at += journal_entry_size) {
-    const auto entry = bytes.substr(at, journal_entry_size);
-    if (entry_crc(entry) != load_le<std::uint32_t>(entry.data() + 4)) {
-      if (at + 2 * journal_entry_size > bytes.size()) break;  // torn last entry: never completed
-      throw Error(ErrorCode::corruption, fmt::format("bad_checksum in {} at byte {}", path, at));
-    }
-    entries.push_back({static_cast<std::uint8_t>(entry[0]), load_le<std::int64_t>(entry.data() + 8),
-                       load_le<std::int64_t>(entry.data() + 16)});
-  }
-  return entries;
-}
 
 LogOptions delay_log_options(const EngineSettings& settings) {
   LogOptions options = settings.log;
@@ -158,7 +119,7 @@ void DelayStore::load() {
         moved.clear();
       }
       if (found) {
-        encode_entry(resolved, {journal_done, record.offset, 0});
+        encode_journal_entry(resolved, {journal_done, record.offset, 0});
         continue;
       }
     }
@@ -193,7 +154,7 @@ std::chrono::nanoseconds DelayStore::deliver_due() {
     for (const auto& [target, records] : by_target) {
       const auto writer = engine_.topic_writer(target.first, true);
       const std::int64_t end = writer ? writer->log(target.second).end_offset() : 0;
-      for (const auto* record : records) encode_entry(intents, {journal_intent, record->offset, end});
+      for (const auto* record : records) encode_journal_entry(intents, {journal_intent, record->offset, end});
     }
     append_journal(intents, durable_moves_);
     // 2. The moves, each carrying its delay sequence. 3. Done entries.
@@ -214,7 +175,7 @@ std::chrono::nanoseconds DelayStore::deliver_due() {
                   target.first);
       }
       for (std::size_t n = 0; n < records.size(); ++n) {
-        encode_entry(done, {journal_done, records[n]->offset, outcome.base_offset + static_cast<std::int64_t>(n)});
+        encode_journal_entry(done, {journal_done, records[n]->offset, outcome.base_offset + static_cast<std::int64_t>(n)});
       }
       for (const auto* record : records) {
         pending_.erase({to_nanoseconds(record->delay->due), record->offset});
@@ -232,7 +193,7 @@ void DelayStore::compact_if_idle() {
   // a fresh journal, and the delay segments before the last can go.
   if (!pending_.empty() || journal_bytes_ < compact_journal_bytes) return;
   std::string fresh;
-  encode_entry(fresh, {journal_floor, reader_->position(), 0});
+  encode_journal_entry(fresh, {journal_floor, reader_->position(), 0});
   const std::string journal_path = directory_ + "/JOURNAL";
   replace_file(journal_path, fresh, true);
   journal_ = open_file(journal_path, O_RDWR);

@@ -28,6 +28,8 @@ void put_at(std::string& out, std::size_t position, Integer value) {
   store_le(out.data() + position, value);
 }
 
+constexpr std::uint8_t known_attributes = record_has_key | record_has_delay | record_has_sequence;
+
 // Reads fields of one record; any overrun is the corruption named by `where`.
 class RecordParser {
  public:
@@ -185,13 +187,19 @@ void decode_records(std::string_view batch, const BatchHeader& header, std::vect
     const auto length = parser.number<std::uint32_t>();
     const std::size_t end = parser.position() + length;
     DecodedRecord record;
-    record.offset = header.base_offset + parser.number<std::uint32_t>();
+    // Version 1 numbers records 0, 1, 2, ...: anything else would hand out offsets
+    // outside [base_offset, base_offset + count).
+    if (parser.number<std::uint32_t>() != i) parser.fail("record offset_delta out of sequence");
+    record.offset = header.base_offset + i;
     Message& message = record.message;
     message.timestamp = from_nanoseconds(parser.number<std::int64_t>());
     const auto attributes = parser.number<std::uint8_t>();
+    if ((attributes & ~known_attributes) != 0) parser.fail("record has unknown attribute bits");
     message.priority = parser.number<std::uint8_t>();
+    if (message.priority > 9) parser.fail("record priority above 9");
     const auto header_count = parser.number<std::uint16_t>();
     const auto key_length = parser.number<std::uint32_t>();
+    if (key_length != 0 && !(attributes & record_has_key)) parser.fail("record key_length without a key");
     const auto value_length = parser.number<std::uint32_t>();
     const auto id_length = parser.number<std::uint16_t>();
     if (attributes & record_has_key) message.key = parser.text(key_length);
@@ -215,6 +223,7 @@ void decode_records(std::string_view batch, const BatchHeader& header, std::vect
     message.offset = record.offset;
     out.push_back(std::move(record));
   }
+  if (parser.position() != header.total_size() - batch_header_size) parser.fail("bytes after the last record");
 }
 
 void encode_index_entry(std::string& out, const IndexEntry& entry) {
@@ -257,6 +266,60 @@ void IndexBuilder::add_batch(std::uint64_t position, std::uint32_t relative_offs
     last_time_position_ = position;
   }
   if (new_maximum) max_timestamp_ = max_timestamp;
+}
+
+namespace {
+// FORMAT.md section 5. Persistent format: never change.
+constexpr char offset_magic[4] = {'M', 'Q', 'O', 'F'};
+constexpr std::uint8_t offset_version = 1;
+constexpr std::size_t offset_file_size = 20;
+
+std::uint32_t journal_entry_crc(std::string_view entry) {
+  return crc32c_extend(crc32c(entry.data(), 4), entry.data() + 8, 16);
+}
+}  // namespace
+
+std::string encode_offset_file(std::int64_t offset) {
+  std::string bytes(offset_file_size, '\0');
+  std::copy(std::begin(offset_magic), std::end(offset_magic), bytes.begin());
+  bytes[4] = static_cast<char>(offset_version);
+  store_le(bytes.data() + 8, offset);
+  store_le(bytes.data() + 16, crc32c(bytes.data(), 16));
+  return bytes;
+}
+
+std::int64_t decode_offset_file(std::string_view bytes, std::string_view path) {
+  if (bytes.size() != offset_file_size || !bytes.starts_with(std::string_view(offset_magic, sizeof offset_magic)) ||
+      crc32c(bytes.data(), 16) != get<std::uint32_t>(bytes.data() + 16)) {
+    throw Error(ErrorCode::corruption, fmt::format("bad offset file {} (docs/FORMAT.md section 5)", path));
+  }
+  if (bytes[4] != static_cast<char>(offset_version)) {
+    throw Error(ErrorCode::corruption, fmt::format("unsupported_version of offset file {}", path));
+  }
+  return get<std::int64_t>(bytes.data() + 8);
+}
+
+void encode_journal_entry(std::string& out, const JournalEntry& entry) {
+  std::string bytes(journal_entry_size, '\0');
+  bytes[0] = static_cast<char>(entry.kind);
+  store_le(bytes.data() + 8, entry.sequence);
+  store_le(bytes.data() + 16, entry.value);
+  store_le(bytes.data() + 4, journal_entry_crc(bytes));
+  out += bytes;
+}
+
+std::vector<JournalEntry> decode_journal(std::string_view bytes, std::string_view path) {
+  std::vector<JournalEntry> entries;
+  for (std::size_t at = 0; at + journal_entry_size <= bytes.size(); at += journal_entry_size) {
+    const auto entry = bytes.substr(at, journal_entry_size);
+    if (journal_entry_crc(entry) != get<std::uint32_t>(entry.data() + 4)) {
+      if (at + 2 * journal_entry_size > bytes.size()) break;  // torn last entry: never completed
+      throw Error(ErrorCode::corruption, fmt::format("bad_checksum in {} at byte {}", path, at));
+    }
+    entries.push_back({static_cast<std::uint8_t>(entry[0]), get<std::int64_t>(entry.data() + 8),
+                       get<std::int64_t>(entry.data() + 16)});
+  }
+  return entries;
 }
 
 }  // namespace mq::engines::embedded

@@ -1,4 +1,6 @@
-// Constants and the batch codec of the embedded log: docs/FORMAT.md sections 3 and 4.
+// Constants and the binary codecs of the embedded format: the record batch and indexes
+// (docs/FORMAT.md sections 3 and 4), group offset files (5) and the delay journal (6).
+// The fuzz targets (tests/fuzz) feed these decoders arbitrary bytes.
 // Every constant that reaches the disk is persistent format: never change it; add a new
 // version instead (FORMAT.md section 9). Functions here are pure and thread-safe.
 #pragma once
@@ -135,5 +137,25 @@ class IndexBuilder {
   std::optional<std::uint64_t> last_time_position_;
   std::optional<std::int64_t> max_timestamp_;
 };
+
+// FORMAT.md section 5: a group's committed-offset file (20 bytes).
+std::string encode_offset_file(std::int64_t offset);
+// Throws Error(corruption) naming `path` when the bytes are not a valid offset file.
+std::int64_t decode_offset_file(std::string_view bytes, std::string_view path);
+
+// FORMAT.md section 6: the delay mover's journal. Persistent format: never change.
+inline constexpr std::uint8_t journal_intent = 1;
+inline constexpr std::uint8_t journal_done = 2;
+inline constexpr std::uint8_t journal_floor = 3;
+inline constexpr std::size_t journal_entry_size = 24;
+struct JournalEntry {
+  std::uint8_t kind = 0;
+  std::int64_t sequence = 0;
+  std::int64_t value = 0;
+};
+void encode_journal_entry(std::string& out, const JournalEntry& entry);
+// Whole entries; a torn last entry (bad CRC, nothing after it) is dropped, a bad entry
+// followed by more is Error(corruption) naming `path` and the byte.
+std::vector<JournalEntry> decode_journal(std::string_view bytes, std::string_view path);
 
 }  // namespace mq::engines::embedded

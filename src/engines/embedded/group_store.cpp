@@ -10,39 +10,13 @@
 #include <charconv>
 #include <filesystem>
 
-#include "engines/embedded/crc32c.hpp"
-#include "engines/embedded/endian.hpp"
+#include "engines/embedded/format.hpp"
 #include "engines/embedded/segment.hpp"
 
 namespace mq::engines::embedded {
 namespace {
 
 namespace fs = std::filesystem;
-
-// FORMAT.md section 5. Persistent format: never change.
-constexpr char offset_magic[4] = {'M', 'Q', 'O', 'F'};
-constexpr std::uint8_t offset_version = 1;
-constexpr std::size_t offset_file_size = 20;
-
-std::string encode_offset(std::int64_t offset) {
-  std::string bytes(offset_file_size, '\0');
-  std::copy(std::begin(offset_magic), std::end(offset_magic), bytes.begin());
-  bytes[4] = static_cast<char>(offset_version);
-  store_le(bytes.data() + 8, offset);
-  store_le(bytes.data() + 16, crc32c(bytes.data(), 16));
-  return bytes;
-}
-
-std::int64_t decode_offset(const std::string& bytes, const std::string& path) {
-  if (bytes.size() != offset_file_size || !std::equal(std::begin(offset_magic), std::end(offset_magic), bytes.begin()) ||
-      crc32c(bytes.data(), 16) != load_le<std::uint32_t>(bytes.data() + 16)) {
-    throw Error(ErrorCode::corruption, fmt::format("bad offset file {} (docs/FORMAT.md section 5)", path));
-  }
-  if (bytes[4] != static_cast<char>(offset_version)) {
-    throw Error(ErrorCode::corruption, fmt::format("unsupported_version of offset file {}", path));
-  }
-  return load_le<std::int64_t>(bytes.data() + 8);
-}
 
 std::vector<std::string> entries_of(const std::string& directory) { return sorted_entries(directory, temporary_prefix); }
 
@@ -58,13 +32,13 @@ std::optional<std::int64_t> read_committed(const GroupPaths& paths, const std::s
   const std::string path = paths.offsets(topic) + "/" + std::to_string(partition);
   const auto bytes = read_small_file(path);
   if (!bytes) return std::nullopt;
-  return decode_offset(*bytes, path);
+  return decode_offset_file(*bytes, path);
 }
 
 void write_committed(const GroupPaths& paths, const std::string& topic, int partition, std::int64_t offset,
                      bool durable) {
   make_directories(paths.offsets(topic));
-  replace_file(paths.offsets(topic) + "/" + std::to_string(partition), encode_offset(offset), durable);
+  replace_file(paths.offsets(topic) + "/" + std::to_string(partition), encode_offset_file(offset), durable);
 }
 
 std::vector<CommittedOffset> list_committed(const GroupPaths& paths) {

@@ -48,6 +48,7 @@ bool PartitionReader::open_segment() {
                                      next_offset_);
   file_ = std::move(file);
   cursor_.emplace(file_.fd(), path, start.position);
+  batch_offset_ = start.offset;
   segment_base_ = base;
   return true;
 }
@@ -80,7 +81,13 @@ std::size_t PartitionReader::read(std::size_t max, std::vector<DecodedRecord>& o
                                                      damage_name(damage), cursor_->path(), batch.position,
                                                      next_offset_));
     }
+    if (batch.header.base_offset != batch_offset_) {
+      throw Error(ErrorCode::corruption,
+                  fmt::format("{} in {} at byte {}: batch has offset {}, expected {}", damage_name(Damage::offset_mismatch),
+                              cursor_->path(), batch.position, batch.header.base_offset, batch_offset_));
+    }
     cursor_->advance(batch);
+    batch_offset_ = batch.header.end_offset();
     if (batch.header.end_offset() <= next_offset_) continue;  // before the position
     std::vector<DecodedRecord> records;
     decode_records(batch.bytes, batch.header, records, cursor_->path());

@@ -39,6 +39,10 @@ class PartitionReader {
   std::string directory_;
   std::int64_t next_offset_;
   std::int64_t segment_base_ = -1;
+  // The base_offset the cursor's next batch must have: offsets are contiguous (FORMAT.md
+  // section 3), and recovery checks sealed segments only from their last index entry,
+  // so a CRC-valid batch out of sequence before it is caught here, not handed out.
+  std::int64_t batch_offset_ = 0;
   File file_;
   std::optional<BatchCursor> cursor_;
   std::deque<DecodedRecord> decoded_;  // of the last batch, not yet returned

@@ -49,20 +49,37 @@ bool indexes_match(const std::string& directory, std::int64_t base, const Segmen
          read_time_index_file(segment_path(directory, base, time_index_extension)) == scan.time_index;
 }
 
+// Index entries increase in both fields and point inside the log (FORMAT.md section 4).
+// One that does not is never used as a starting point: a position past the end would
+// make the scan report nothing and a repair extend the log to that size.
+bool index_plausible(const std::vector<IndexEntry>& index, std::uint64_t log_size) {
+  for (std::size_t i = 0; i < index.size(); ++i) {
+    if (index[i].position >= log_size) return false;
+    if (i > 0 && (index[i].position <= index[i - 1].position ||
+                  index[i].relative_offset <= index[i - 1].relative_offset)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // A sealed (not last) segment: checked from its last index entry to its end; the end
 // must meet the next segment's base. Returns the scan it ends with.
 void check_sealed_segment(const std::string& directory, std::int64_t base, std::int64_t next_base, bool repair) {
   const std::string path = segment_path(directory, base, log_extension);
   File file = open_file(path, O_RDONLY);
   const auto index = read_index_file(segment_path(directory, base, index_extension));
+  const bool trusted = index_plausible(index, file_size(file.fd(), path));
   SeekPoint start{0, base};
-  if (!index.empty()) start = SeekPoint{index.back().position, base + index.back().relative_offset};
-  SegmentScan scan = scan_segment(file.fd(), path, base, start, nullptr);
-  if (scan.damage != Damage::none && start.position != 0) {
+  if (trusted && !index.empty()) start = SeekPoint{index.back().position, base + index.back().relative_offset};
+  SegmentScan scan;
+  if (trusted) scan = scan_segment(file.fd(), path, base, start, nullptr);
+  const bool ends_right = trusted && scan.damage == Damage::none && scan.end_offset == next_base;
+  if (!trusted || (!ends_right && start.position != 0)) {
     // Maybe the index lies rather than the log: judge from the start of the segment.
     IndexBuilder builder;
     SegmentScan full = scan_segment(file.fd(), path, base, SeekPoint{0, base}, &builder);
-    if (full.damage == Damage::none || full.valid_bytes > start.position) {
+    if (!trusted || full.damage == Damage::none || full.valid_bytes > start.position) {
       core::log(LogLevel::warning, "embedded: bad_index: {} disagrees with its log; rebuilt",
                 segment_path(directory, base, index_extension));
       write_indexes(directory, base, full);

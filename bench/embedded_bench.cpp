@@ -1,0 +1,370 @@
+// embedded_bench: the embedded engine against the raw disk and Redis, in one run
+// (issue 4 "Benchmark"; bench/embedded.sh runs it and measures dd first).
+//
+//   embedded_bench --dir DIR --dd BYTES_PER_S [--redis URL] [--messages N]
+//                  [--producers P] [--always-seconds S] [--latency K] [--fsync-appends C]
+//
+// All on DIR's file system, 100-byte values:
+//   raw fdatasync   C appends of 4 KiB, each followed by fdatasync (one file)
+//   redis XADD      N XADDs pipelined in batches of 1,000 (hiredis), when --redis is given
+//   mq never        send_batch(1,000) × N/1,000, fsync never (after a sync(2) of earlier
+//                   passes' dirty pages, outside the clock); then the same with a final
+//                   sync of the data dir (the bytes on disk, as dd measures them)
+//   mq interval     the same with fsync interval (100 ms)
+//   mq always       P threads, each with its own Producer, send() one message at a time
+//                   for S seconds with fsync always (acknowledged after fdatasync)
+//   consume         one consumer (1 worker, counting handler) over the N messages
+//   latency         a producer process (this program, `latency-producer`) sends K
+//                   messages one at a time, 1 ms apart; this process consumes them from the
+//                   same data dir: send time to handler call, CLOCK_MONOTONIC in the value
+// Prints a Markdown table with the ratios and whether each target of the issue is met.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <mq/mq.hpp>
+
+#ifdef MQ_BENCH_HIREDIS
+#include <hiredis/hiredis.h>
+#endif
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using SteadyClock = std::chrono::steady_clock;
+constexpr std::size_t value_bytes = 100;
+constexpr std::size_t batch_size = 1000;
+
+double seconds_since(SteadyClock::time_point start) {
+  return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+std::int64_t monotonic_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch()).count();
+}
+
+struct Settings {
+  std::string dir;
+  double dd_bytes_per_second = 0;
+  std::string redis_url;
+  std::size_t messages = 1'000'000;
+  int producers = 64;
+  double always_seconds = 5;
+  std::size_t latency_messages = 2000;
+  std::size_t fsync_appends = 2000;
+};
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::runtime_error(what);
+}
+
+// ---- raw disk ---------------------------------------------------------------------
+
+double raw_fdatasync_rate(const std::string& dir, std::size_t appends) {
+  const std::string path = dir + "/raw-fdatasync";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("open " + path + ": " + std::strerror(errno));
+  const std::string block(4096, 'x');
+  const auto start = SteadyClock::now();
+  for (std::size_t i = 0; i < appends; ++i) {
+    if (::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size())) fail("write " + path);
+    if (::fdatasync(fd) != 0) fail("fdatasync " + path);
+  }
+  const double seconds = seconds_since(start);
+  ::close(fd);
+  fs::remove(path);
+  return static_cast<double>(appends) / seconds;
+}
+
+// Flushes every file under `dir` to disk (what dd's conv=fdatasync does for its file).
+void sync_tree(const std::string& dir) {
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    const int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;  // removed meanwhile
+    ::fdatasync(fd);
+    ::close(fd);
+  }
+}
+
+std::uint64_t log_bytes(const std::string& dir) {
+  std::uint64_t total = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".log") total += entry.file_size();
+  }
+  return total;
+}
+
+// ---- redis ------------------------------------------------------------------------
+
+double redis_xadd_rate(const std::string& url, std::size_t count) {
+#ifdef MQ_BENCH_HIREDIS
+  const auto colon = url.rfind(':');
+  const int port = std::stoi(url.substr(colon + 1));
+  redisContext* context = redisConnect("127.0.0.1", port);
+  if (!context || context->err) fail("connect to " + url);
+  const std::string value(value_bytes, 'x');
+  const auto start = SteadyClock::now();
+  for (std::size_t sent = 0; sent < count; sent += batch_size) {
+    const auto n = std::min(batch_size, count - sent);
+    for (std::size_t i = 0; i < n; ++i) {
+      redisAppendCommand(context, "XADD bench.xadd * m %b", value.data(), value.size());
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      void* reply = nullptr;
+      if (redisGetReply(context, &reply) != REDIS_OK) fail("XADD reply");
+      if (static_cast<redisReply*>(reply)->type == REDIS_REPLY_ERROR) fail("XADD error");
+      freeReplyObject(reply);
+    }
+  }
+  const double seconds = seconds_since(start);
+  redisFree(context);
+  return static_cast<double>(count) / seconds;
+#else
+  static_cast<void>(url);
+  static_cast<void>(count);
+  fail("built without hiredis: no Redis comparison");
+#endif
+}
+
+// ---- mq ---------------------------------------------------------------------------
+
+mq::Config config_with(mq::FsyncPolicy fsync) {
+  auto config = mq::Config::defaults("development");
+  config.embedded.fsync = fsync;
+  return config;
+}
+
+struct ProduceResult {
+  double ack_rate = 0;        // messages/s until the last send_batch returned
+  double ack_bandwidth = 0;   // log bytes/s over the same time
+  double disk_bandwidth = 0;  // log bytes/s including a final sync of the data dir
+  std::uint64_t bytes = 0;
+};
+
+ProduceResult produce(const std::string& url, mq::FsyncPolicy fsync, std::size_t count) {
+  mq::Client client(url, config_with(fsync));
+  auto producer = client.producer();
+  std::vector<std::vector<mq::Message>> batches;
+  const std::string value(value_bytes, 'x');
+  for (std::size_t sent = 0; sent < count; sent += batch_size) {
+    auto& batch = batches.emplace_back();
+    for (std::size_t i = 0; i < std::min(batch_size, count - sent); ++i) batch.emplace_back("bench", value);
+  }
+  // Earlier passes (dd, Redis's AOF, the previous mq pass) leave dirty pages that the
+  // kernel would write back during this one: flush them first, outside the clock.
+  ::sync();
+  const auto start = SteadyClock::now();
+  for (auto& batch : batches) producer.send_batch(std::move(batch));
+  const double acked = seconds_since(start);
+  const std::string dir = url.substr(std::strlen("embedded://"));
+  sync_tree(dir);
+  const double synced = seconds_since(start);
+  ProduceResult result;
+  result.bytes = log_bytes(dir);
+  result.ack_rate = static_cast<double>(count) / acked;
+  result.ack_bandwidth = static_cast<double>(result.bytes) / acked;
+  result.disk_bandwidth = static_cast<double>(result.bytes) / synced;
+  return result;
+}
+
+// P threads, each with its own Producer, send() in a loop for `seconds`: every send is
+// acknowledged after an fdatasync, which concurrent appends share (group commit).
+double produce_always(const std::string& url, int producers, double seconds) {
+  mq::Client client(url, config_with(mq::FsyncPolicy::always));
+  client.admin().create_topic("bench");
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> sent{0};
+  std::vector<std::thread> threads;
+  const std::string value(value_bytes, 'x');
+  const auto start = SteadyClock::now();
+  for (int p = 0; p < producers; ++p) {
+    threads.emplace_back([&] {
+      auto producer = client.producer();
+      while (!stop.load(std::memory_order_relaxed)) {
+        producer.send("bench", value);
+        sent.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));  // the measured span itself
+  stop = true;
+  for (auto& thread : threads) thread.join();
+  return static_cast<double>(sent.load()) / seconds_since(start);
+}
+
+// Waits until `done` holds, or fails after `limit`.
+template <typename Done>
+void wait_for(Done done, std::chrono::seconds limit, const char* what) {
+  const auto deadline = SteadyClock::now() + limit;
+  while (!done()) {
+    if (SteadyClock::now() > deadline) fail(std::string("timed out: ") + what);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+double consume_rate(const std::string& url, std::size_t count) {
+  mq::Client client(url, config_with(mq::FsyncPolicy::never));
+  std::atomic<std::size_t> handled{0};
+  mq::ConsumerOptions options;
+  options.group = "bench.consume";
+  options.topics = {"bench"};
+  options.workers = 1;
+  options.start = mq::StartPosition::earliest;
+  options.poll_interval = std::chrono::milliseconds(10);
+  const auto start = SteadyClock::now();
+  auto consumer = client.consumer(options, [&handled](const mq::Message&) {
+    handled.fetch_add(1, std::memory_order_relaxed);
+    return mq::Outcome::ack();
+  });
+  wait_for([&] { return handled.load(std::memory_order_relaxed) >= count; }, std::chrono::seconds(300), "consume");
+  const double seconds = seconds_since(start);
+  consumer.stop(std::chrono::seconds(30));
+  if (consumer.stats().acked != count) fail("consumer acked a wrong count");
+  return static_cast<double>(count) / seconds;
+}
+
+// The child process of the latency measurement.
+int latency_producer(const std::string& url, std::size_t count) {
+  mq::Client client(url, config_with(mq::FsyncPolicy::interval));
+  auto producer = client.producer();
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string value = std::to_string(monotonic_ns());
+    value.resize(value_bytes, ' ');
+    producer.send("latency", std::move(value));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a paced stream, not a burst
+  }
+  return 0;
+}
+
+struct Latency {
+  double p50_us = 0, p99_us = 0;
+};
+
+Latency latency_between_processes(const std::string& self, const std::string& url, std::size_t count) {
+  mq::Client client(url, config_with(mq::FsyncPolicy::interval));
+  client.admin().create_topic("latency");
+  std::mutex mutex;
+  std::vector<double> samples;
+  mq::ConsumerOptions options;
+  options.group = "bench.latency";
+  options.topics = {"latency"};
+  options.workers = 1;
+  options.start = mq::StartPosition::earliest;
+  auto consumer = client.consumer(options, [&](const mq::Message& message) {
+    const auto now = monotonic_ns();
+    const auto sent = std::stoll(message.value);
+    std::lock_guard lock(mutex);
+    samples.push_back(static_cast<double>(now - sent) / 1000.0);
+    return mq::Outcome::ack();
+  });
+  const std::string count_text = std::to_string(count);
+  std::vector<char*> argv{const_cast<char*>(self.c_str()), const_cast<char*>("latency-producer"),
+                          const_cast<char*>(url.c_str()), const_cast<char*>(count_text.c_str()), nullptr};
+  pid_t child = 0;
+  if (posix_spawn(&child, self.c_str(), nullptr, nullptr, argv.data(), environ) != 0) fail("spawn producer");
+  int status = 0;
+  if (::waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    fail("latency producer failed");
+  }
+  wait_for([&] {
+    std::lock_guard lock(mutex);
+    return samples.size() >= count;
+  }, std::chrono::seconds(60), "latency samples");
+  consumer.stop(std::chrono::seconds(30));
+  // The first 10% include the producer's start-up (connection, topic discovery).
+  std::vector<double> kept(samples.begin() + static_cast<std::ptrdiff_t>(count / 10), samples.end());
+  std::sort(kept.begin(), kept.end());
+  return Latency{kept[kept.size() / 2], kept[kept.size() * 99 / 100]};
+}
+
+// ---- report -----------------------------------------------------------------------
+
+std::string verdict(bool met) { return met ? "**met**" : "**missed**"; }
+
+Settings parse(int argc, char** argv) {
+  Settings settings;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const std::string value = argv[i + 1];
+    if (flag == "--dir") settings.dir = value;
+    else if (flag == "--dd") settings.dd_bytes_per_second = std::stod(value);
+    else if (flag == "--redis") settings.redis_url = value;
+    else if (flag == "--messages") settings.messages = std::stoul(value);
+    else if (flag == "--producers") settings.producers = std::stoi(value);
+    else if (flag == "--always-seconds") settings.always_seconds = std::stod(value);
+    else if (flag == "--latency") settings.latency_messages = std::stoul(value);
+    else if (flag == "--fsync-appends") settings.fsync_appends = std::stoul(value);
+    else fail("unknown option " + flag);
+  }
+  if (argc % 2 == 0) fail("options take a value");
+  if (settings.dir.empty() || settings.dd_bytes_per_second <= 0) fail("--dir and --dd are required");
+  return settings;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  if (argc == 4 && std::string(argv[1]) == "latency-producer") return latency_producer(argv[2], std::stoul(argv[3]));
+  const Settings s = parse(argc, argv);
+  fs::create_directories(s.dir);
+  const auto url = [&](const char* name) { return "embedded://" + s.dir + "/" + name; };
+
+  std::fprintf(stderr, "raw fdatasync...\n");
+  const double fsync_rate = raw_fdatasync_rate(s.dir, s.fsync_appends);
+  double xadd = 0;
+  if (!s.redis_url.empty()) {
+    std::fprintf(stderr, "redis XADD...\n");
+    xadd = redis_xadd_rate(s.redis_url, s.messages);
+  }
+  std::fprintf(stderr, "mq never...\n");
+  const auto never = produce(url("never"), mq::FsyncPolicy::never, s.messages);
+  std::fprintf(stderr, "mq interval...\n");
+  const auto interval = produce(url("interval"), mq::FsyncPolicy::interval, s.messages);
+  std::fprintf(stderr, "mq always, %d producers...\n", s.producers);
+  const double always = produce_always(url("always"), s.producers, s.always_seconds);
+  std::fprintf(stderr, "consume...\n");
+  const double consumed = consume_rate(url("never"), s.messages);
+  std::fprintf(stderr, "latency...\n");
+  const auto latency = latency_between_processes(argv[0], url("latency"), s.latency_messages);
+
+  const double dd = s.dd_bytes_per_second;
+  std::printf("| measurement | result | ratio | target |\n|---|---:|---:|---|\n");
+  std::printf("| raw dd bandwidth (conv=fdatasync) | %.1f MB/s | | |\n", dd / 1e6);
+  std::printf("| raw fdatasync per 4 KiB append | %.0f /s | | |\n", fsync_rate);
+  if (xadd > 0) std::printf("| redis pipelined XADD (100 B) | %.0f msgs/s | | |\n", xadd);
+  for (const auto& [name, result] : {std::pair{"never", never}, std::pair{"interval", interval}}) {
+    const double bandwidth_ratio = result.disk_bandwidth / dd;
+    const double xadd_ratio = xadd > 0 ? result.ack_rate / xadd : 0;
+    std::printf("| mq fsync %s: produce (acked) | %.0f msgs/s, %.1f MB/s | %.2f× XADD | ≥ 2× XADD: %s |\n", name,
+                result.ack_rate, result.ack_bandwidth / 1e6, xadd_ratio, xadd > 0 ? verdict(xadd_ratio >= 2).c_str() : "n/a");
+    std::printf("| mq fsync %s: to disk (with final sync) | %.1f MB/s (%.0f MB of log) | %.0f%% of dd | ≥ 70%% of dd: %s |\n",
+                name, result.disk_bandwidth / 1e6, static_cast<double>(result.bytes) / 1e6, bandwidth_ratio * 100,
+                verdict(bandwidth_ratio >= 0.7).c_str());
+  }
+  std::printf("| mq fsync always, %d producers, send() | %.0f msgs/s | %.1f× raw fdatasync | ≥ 20×: %s |\n", s.producers,
+              always, always / fsync_rate, verdict(always / fsync_rate >= 20).c_str());
+  std::printf("| mq consume, 1 worker | %.0f msgs/s | %.2f× produce (never) | ≥ 1×: %s |\n", consumed,
+              consumed / never.ack_rate, verdict(consumed >= never.ack_rate).c_str());
+  std::printf("| mq end-to-end latency, two processes (fsync interval, 1 msg/ms) | p50 %.0f µs, p99 %.0f µs | | reported |\n",
+              latency.p50_us, latency.p99_us);
+  return 0;
+} catch (const std::exception& error) {
+  std::cerr << "embedded_bench: " << error.what() << '\n';
+  return 1;
+}
