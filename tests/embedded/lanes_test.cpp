@@ -4,10 +4,12 @@
 // A lane made by another process: process_test.cpp.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <set>
 
 #include "core/engine.hpp"
+#include "mq/mq.hpp"
 #include "test_support.hpp"
 
 namespace mq::engines::embedded {
@@ -179,6 +181,45 @@ TEST(LanesTest, DelayedMessagesAreMovedIntoTheirLane) {
   EXPECT_EQ(delayed, 2);
   EXPECT_EQ(test::read_all(dir.path() + "/topics/later/0.p6").size(), 2u);
   subscription->close();
+}
+
+// Through the public API: a priority-9 message that always fails is dead-lettered into
+// the dead-letter topic's lane 9, listed, and replayed into its original topic's lane.
+TEST(LanesTest, PriorityDeadLettersAreListedAndReplayedIntoTheirLane) {
+  TempDir dir;
+  Config config = Config::defaults("development");
+  config.embedded.fsync = FsyncPolicy::never;
+  config.default_partitions = 1;
+  Client client("embedded://" + dir.path(), config);
+  std::atomic<bool> failing{true};
+  std::atomic<int> handled{0};
+  ConsumerOptions options;
+  options.group = "dl.group";
+  options.topics = {"urgent"};
+  options.start = StartPosition::earliest;
+  options.retry.max_attempts = 1;
+  auto consumer = client.consumer(options, [&](const Message& message) {
+    if (failing) return Outcome::retry("boom");
+    EXPECT_EQ(message.priority, 9);
+    ++handled;
+    return Outcome::ack();
+  });
+  auto producer = client.producer();
+  Message message("urgent", "now");
+  message.priority = 9;
+  producer.send(message);
+  ASSERT_TRUE(test::wait_until([&] { return consumer.stats().dead_lettered == 1; }, 20s));
+  auto admin = client.admin();
+  const auto letters = admin.list_dead_letters("dl.group");
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].message.priority, 9);
+  EXPECT_EQ(letters[0].original_topic, "urgent");
+  failing = false;
+  EXPECT_EQ(admin.replay_dead_letters("dl.group", DeadLetterSelection::everything()), 1u);
+  ASSERT_TRUE(test::wait_until([&] { return handled == 1; }, 20s));
+  EXPECT_TRUE(admin.list_dead_letters("dl.group").empty());
+  EXPECT_EQ(test::read_all(dir.path() + "/topics/urgent/0.p9").size(), 2u);  // sent, then replayed
+  consumer.stop();
 }
 
 }  // namespace
