@@ -176,6 +176,22 @@ TEST(ProcessTest, GroupSplitsAcrossProcessesAndTakesOverFromAKilledMember) {
   EXPECT_EQ(second.wait(), 0);
 }
 
+// Writer processes racing to create the same lane: one rename wins, both append to it.
+TEST(ProcessTest, WriterProcessesRacingToCreateALaneShareIt) {
+  TempDir dir;
+  open_engine(dir.path())->create_topic("raced", TopicOptions{.partitions = 1});
+  std::vector<std::unique_ptr<Helper>> writers;
+  for (int w = 0; w < 3; ++w) {
+    writers.push_back(std::make_unique<Helper>(
+        std::vector<std::string>{"write", dir.path(), "raced", "0", "200", "w" + std::to_string(w), "4"}));
+  }
+  for (auto& writer : writers) ASSERT_EQ(writer->wait(), 0);
+  const auto records = test::read_all(dir.path() + "/topics/raced/0.p4");
+  ASSERT_EQ(records.size(), 600u);
+  for (std::size_t i = 0; i < records.size(); ++i) EXPECT_EQ(records[i].offset, static_cast<std::int64_t>(i));
+  EXPECT_TRUE(test::read_all(dir.path() + "/topics/raced/0").empty());
+}
+
 // A priority lane made by another process while this member owns the partition: the
 // member finds it (inotify on the topic dir) and reads it before the backlog.
 TEST(ProcessTest, AMemberReadsALaneAnotherProcessCreatedFirstAndBeforeTheBacklog) {
