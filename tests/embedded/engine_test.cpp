@@ -12,6 +12,7 @@ namespace mq::engines::embedded {
 namespace {
 
 using namespace std::chrono_literals;
+using test::drain;
 using test::TempDir;
 
 std::shared_ptr<core::Engine> open_engine(const std::string& dir, FsyncPolicy fsync = FsyncPolicy::never) {
@@ -37,18 +38,6 @@ std::vector<core::AppendResult> send(core::Engine& engine, const std::string& to
   return results;
 }
 
-std::vector<core::Record> drain(core::Subscription& subscription, std::size_t expected) {
-  std::vector<core::Record> records;
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (records.size() < expected && std::chrono::steady_clock::now() < deadline) {
-    for (auto& record : subscription.poll(1000, 100ms)) {
-      subscription.ack(record);
-      records.push_back(std::move(record));
-    }
-  }
-  return records;
-}
-
 TEST(EngineTest, StatesItsCapabilities) {
   TempDir dir;
   const auto engine = open_engine(dir.path());
@@ -58,7 +47,7 @@ TEST(EngineTest, StatesItsCapabilities) {
   EXPECT_TRUE(capabilities.multi_process);
   EXPECT_TRUE(capabilities.native_delay);
   EXPECT_TRUE(capabilities.offsets);
-  EXPECT_FALSE(capabilities.priority);
+  EXPECT_TRUE(capabilities.priority);
   EXPECT_FALSE(capabilities.server);
 }
 

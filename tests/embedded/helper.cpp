@@ -1,7 +1,8 @@
 // A child process for the embedded engine's multi-process, crash and full-disk tests.
 // It uses the engine interface directly so that each test controls exactly what is
 // appended, acknowledged and acked. Modes (argv[1]):
-//   write DIR TOPIC PARTITION COUNT TAG   append COUNT messages "TAG-i" one by one
+//   write DIR TOPIC PARTITION COUNT TAG [PRIORITY]
+//                                         append COUNT messages "TAG-i" one by one
 //   produce-acked DIR TOPIC ACKFILE       fsync always: append forever; after each
 //                                         acknowledged batch, add its values to ACKFILE
 //   consume DIR GROUP TOPIC OUTFILE       join GROUP; write "value\n" per record, then ack
@@ -63,9 +64,11 @@ int write_mode(char** argv) {
   auto engine = open(argv[2], FsyncPolicy::never);
   const int partition = std::stoi(argv[4]);
   const int count = std::stoi(argv[5]);
+  const int priority = argv[7] ? std::stoi(argv[7]) : 0;
   for (int i = 0; i < count; ++i) {
     std::vector<core::Envelope> batch;
     batch.push_back(envelope(argv[3], std::string(argv[6]) + "-" + std::to_string(i), partition));
+    batch.back().message.priority = priority;
     if (!append(*engine, std::move(batch), Acks::leader).front().status.ok()) return 2;
   }
   engine->close();
@@ -166,7 +169,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   if (mode == "consume") pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   try {
-    if (mode == "write" && argc == 7) return write_mode(argv);
+    if (mode == "write" && (argc == 7 || argc == 8)) return write_mode(argv);
     if (mode == "produce-acked" && argc == 5) return produce_acked_mode(argv);
     if (mode == "consume" && argc == 6) return consume_mode(argv);
     if (mode == "fsize" && argc == 4) return fsize_mode(argv);

@@ -176,6 +176,58 @@ TEST(ProcessTest, GroupSplitsAcrossProcessesAndTakesOverFromAKilledMember) {
   EXPECT_EQ(second.wait(), 0);
 }
 
+// Writer processes racing to create the same lane: one rename wins, both append to it.
+TEST(ProcessTest, WriterProcessesRacingToCreateALaneShareIt) {
+  TempDir dir;
+  open_engine(dir.path())->create_topic("raced", TopicOptions{.partitions = 1});
+  std::vector<std::unique_ptr<Helper>> writers;
+  for (int w = 0; w < 3; ++w) {
+    writers.push_back(std::make_unique<Helper>(
+        std::vector<std::string>{"write", dir.path(), "raced", "0", "200", "w" + std::to_string(w), "4"}));
+  }
+  for (auto& writer : writers) ASSERT_EQ(writer->wait(), 0);
+  const auto records = test::read_all(dir.path() + "/topics/raced/0.p4");
+  ASSERT_EQ(records.size(), 600u);
+  for (std::size_t i = 0; i < records.size(); ++i) EXPECT_EQ(records[i].offset, static_cast<std::int64_t>(i));
+  EXPECT_TRUE(test::read_all(dir.path() + "/topics/raced/0").empty());
+}
+
+// A priority lane made by another process while this member owns the partition: the
+// member finds it (inotify on the topic dir) and reads it before the backlog.
+TEST(ProcessTest, AMemberReadsALaneAnotherProcessCreatedFirstAndBeforeTheBacklog) {
+  TempDir dir;
+  auto engine = open_engine(dir.path());
+  engine->create_topic("mixed", TopicOptions{.partitions = 1});
+  auto subscription = engine->subscribe(core::SubscriptionSpec{"g", {"mixed"}, StartPosition::earliest});
+  EXPECT_TRUE(subscription->poll(10, 200ms).empty());  // owns the partition; no lane exists
+  Helper low({"write", dir.path(), "mixed", "0", "50", "low", "0"});
+  ASSERT_EQ(low.wait(), 0);
+  Helper high({"write", dir.path(), "mixed", "0", "5", "high", "9"});
+  ASSERT_EQ(high.wait(), 0);
+  std::vector<core::Record> records;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (records.size() < 55 && std::chrono::steady_clock::now() < deadline) {
+    for (auto& record : subscription->poll(10, 100ms)) {
+      subscription->ack(record);
+      records.push_back(std::move(record));
+    }
+  }
+  ASSERT_EQ(records.size(), 55u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(records[i].message.value, "high-" + std::to_string(i)) << "the lane waited behind the backlog";
+  }
+  std::set<std::string> distinct;
+  for (const auto& record : records) distinct.insert(record.message.value);
+  EXPECT_EQ(distinct.size(), 55u);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        subscription->poll(0, 5ms);
+        return engine->describe_group("g").total_lag() == 0;
+      },
+      5s));
+  subscription->close();
+}
+
 TEST(ProcessTest, ConsumerWakesPromptlyOnAnotherProcesssAppend) {
   TempDir dir;
   auto engine = open_engine(dir.path());

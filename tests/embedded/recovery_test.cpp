@@ -299,8 +299,11 @@ TEST(RecoveryTest, DataDirChecks) {
   open_data_dir(fresh, false);
   EXPECT_EQ(read_bytes(fresh.root + "/FORMAT"), "mq-embedded 1\n");
   open_data_dir(fresh, false);  // reopening is fine
+  require_lane_format(fresh, false);  // the first priority lane moves the tree to version 2
+  EXPECT_EQ(read_bytes(fresh.root + "/FORMAT"), "mq-embedded 2\n");
+  open_data_dir(fresh, false);
 
-  write_bytes(fresh.root + "/FORMAT", "mq-embedded 2\n");
+  write_bytes(fresh.root + "/FORMAT", "mq-embedded 3\n");
   try {
     open_data_dir(fresh, false);
     FAIL() << "expected unsupported_version";

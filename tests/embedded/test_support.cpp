@@ -14,6 +14,20 @@
 
 namespace mq::engines::embedded::test {
 
+using namespace std::chrono_literals;
+
+std::vector<core::Record> drain(core::Subscription& subscription, std::size_t expected) {
+  std::vector<core::Record> records;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (records.size() < expected && std::chrono::steady_clock::now() < deadline) {
+    for (auto& record : subscription.poll(1000, 100ms)) {
+      subscription.ack(record);
+      records.push_back(std::move(record));
+    }
+  }
+  return records;
+}
+
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
   std::string pattern = std::string(base && *base ? base : "/tmp") + "/mq-embedded-XXXXXX";

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/engine.hpp"
 #include "engines/embedded/format.hpp"
 #include "engines/embedded/partition_log.hpp"
 #include "mq/log.hpp"
@@ -48,6 +49,9 @@ class LogCapture {
   mutable std::mutex mutex_;
   std::vector<std::string> lines_;
 };
+
+// Polls (acking every record) until `expected` records arrived or 20 s passed.
+std::vector<core::Record> drain(core::Subscription& subscription, std::size_t expected);
 
 // Polls `condition` every millisecond until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);

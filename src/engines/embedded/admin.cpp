@@ -1,6 +1,9 @@
 // Admin of the embedded engine: topics and groups as directories (docs/FORMAT.md 1, 5).
 #include <fmt/format.h>
 
+#include <map>
+#include <utility>
+
 #include "engines/embedded/engine.hpp"
 #include "engines/embedded/group_store.hpp"
 #include "engines/embedded/partition_reader.hpp"
@@ -37,9 +40,13 @@ std::vector<TopicInfo> EmbeddedEngine::list_topics() {
     const auto settings = read_topic_settings(settings_.dir, name);
     if (!settings) continue;  // deleted meanwhile
     TopicInfo info{name, settings->partitions, 0};
-    for (int partition = 0; partition < settings->partitions; ++partition) {
-      const auto bounds = read_log_bounds(settings_.dir.partition(name, partition));
+    const auto count = [&](const std::string& directory) {
+      const auto bounds = read_log_bounds(directory);
       info.messages += static_cast<std::uint64_t>(bounds.end - bounds.start);
+    };
+    for (int partition = 0; partition < settings->partitions; ++partition) count(settings_.dir.partition(name, partition));
+    for (const auto& [partition, priority] : list_lanes(settings_.dir, name)) {
+      count(settings_.dir.lane(name, partition, priority));
     }
     topics.push_back(std::move(info));
   }
@@ -59,9 +66,28 @@ GroupInfo EmbeddedEngine::describe_group(const std::string& group) {
     throw Error(ErrorCode::not_found, fmt::format("group '{}' does not exist", group));
   }
   GroupInfo info{group, static_cast<int>(live_members(paths).size()), {}};
+  // One entry per partition the group has a position in; its priority lanes count
+  // towards it: committed and end are then sums over the lanes (counts, not offsets of
+  // one log), so that lag = sent - acked still holds. A lane the group has no position
+  // in yet (created after its start, not read yet) counts from the lane's start.
+  std::map<std::pair<std::string, int>, std::map<int, std::int64_t>> positions;  // -> priority -> committed
   for (const auto& committed : list_committed(paths)) {
-    const auto bounds = read_log_bounds(settings_.dir.partition(committed.topic, committed.partition));
-    info.partitions.push_back(PartitionLag{committed.topic, committed.partition, committed.offset, bounds.end});
+    positions[{committed.topic, committed.partition}][committed.priority] = committed.offset;
+  }
+  std::map<std::string, std::vector<std::pair<int, int>>> lanes_of;  // topic -> its lanes
+  for (const auto& [partition, lanes] : positions) {
+    if (!lanes.count(0)) continue;  // only a lane position: the partition's own is written first
+    if (!lanes_of.count(partition.first)) lanes_of[partition.first] = list_lanes(settings_.dir, partition.first);
+    PartitionLag lag{partition.first, partition.second, lanes.at(0),
+                     read_log_bounds(settings_.dir.partition(partition.first, partition.second)).end};
+    for (const auto& [lane_partition, priority] : lanes_of[partition.first]) {
+      if (lane_partition != partition.second) continue;
+      const auto bounds = read_log_bounds(settings_.dir.lane(partition.first, partition.second, priority));
+      const auto it = lanes.find(priority);
+      lag.committed += it != lanes.end() ? it->second : bounds.start;
+      lag.end += bounds.end;
+    }
+    info.partitions.push_back(std::move(lag));
   }
   return info;
 }

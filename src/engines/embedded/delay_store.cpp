@@ -4,9 +4,11 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <set>
+#include <tuple>
 
 #include "core/logging.hpp"
 #include "engines/embedded/engine.hpp"
@@ -18,6 +20,9 @@ namespace {
 
 constexpr std::size_t max_moves_per_round = 1000;
 constexpr std::uint64_t compact_journal_bytes = 1u << 20;
+
+// The lane a delayed message is moved into once due: its priority's (FORMAT.md 1a).
+int lane_of(const Message& message) { return std::clamp(message.priority, 0, max_priority); }
 
 LogOptions delay_log_options(const EngineSettings& settings) {
   LogOptions options = settings.log;
@@ -110,7 +115,8 @@ void DelayStore::load() {
     if (done.count(record.offset) || !record.delay) continue;
     if (auto intent = intents.find(record.offset); intent != intents.end()) {
       // A mover died during this move: the target partition tells whether it happened.
-      PartitionReader target(engine_.settings().dir.partition(record.delay->topic, record.delay->partition),
+      PartitionReader target(engine_.settings().dir.lane(record.delay->topic, record.delay->partition,
+                                                         lane_of(record.message)),
                              intent->second);
       std::vector<DecodedRecord> moved;
       bool found = false;
@@ -141,38 +147,42 @@ void DelayStore::read_new_records() {
 
 std::chrono::nanoseconds DelayStore::deliver_due() {
   const std::int64_t now = to_nanoseconds(Clock::now());
-  std::map<std::pair<std::string, int>, std::vector<DecodedRecord*>> by_target;
+  // (topic, partition, priority lane): the intent's end offset is the lane's.
+  std::map<std::tuple<std::string, int, int>, std::vector<DecodedRecord*>> by_target;
   std::vector<std::pair<std::int64_t, std::int64_t>> keys;
   for (auto it = pending_.begin(); it != pending_.end() && it->first.first <= now && keys.size() < max_moves_per_round;
        ++it) {
-    by_target[{it->second.delay->topic, it->second.delay->partition}].push_back(&it->second);
+    by_target[{it->second.delay->topic, it->second.delay->partition, lane_of(it->second.message)}].push_back(
+        &it->second);
     keys.push_back(it->first);
   }
   if (!keys.empty()) {
     // 1. Intents, durable before anything moves.
     std::string intents;
     for (const auto& [target, records] : by_target) {
-      const auto writer = engine_.topic_writer(target.first, true);
-      const std::int64_t end = writer ? writer->log(target.second).end_offset() : 0;
+      const auto& [topic, partition, priority] = target;
+      const auto writer = engine_.topic_writer(topic, true);
+      const std::int64_t end = writer ? writer->log(partition, priority).end_offset() : 0;
       for (const auto* record : records) encode_journal_entry(intents, {journal_intent, record->offset, end});
     }
     append_journal(intents, durable_moves_);
     // 2. The moves, each carrying its delay sequence. 3. Done entries.
     std::string done;
     for (const auto& [target, records] : by_target) {
+      const auto& [topic, partition, priority] = target;
       std::vector<RecordInput> inputs;
       for (const auto* record : records) {
         inputs.push_back(RecordInput{&record->message, nullptr, static_cast<std::uint64_t>(record->offset)});
       }
-      const auto outcome = engine_.append_to_partition(target.first, target.second, inputs, durable_moves_);
+      const auto outcome = engine_.append_to_partition(topic, partition, priority, inputs, durable_moves_);
       if (!outcome.status.ok() && outcome.status.code() != ErrorCode::not_found) {
-        core::log(LogLevel::warning, "embedded: delayed delivery to '{}' failed, retrying: {}", target.first,
+        core::log(LogLevel::warning, "embedded: delayed delivery to '{}' failed, retrying: {}", topic,
                   outcome.status.to_string());
         continue;  // stays pending; its intent is harmless (resolved by a scan if we die)
       }
       if (!outcome.status.ok()) {
         core::log(LogLevel::warning, "embedded: {} delayed messages for deleted topic '{}' dropped", records.size(),
-                  target.first);
+                  topic);
       }
       for (std::size_t n = 0; n < records.size(); ++n) {
         encode_journal_entry(done, {journal_done, records[n]->offset, outcome.base_offset + static_cast<std::int64_t>(n)});

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
+#include <tuple>
 #include <utility>
 
 #include "core/logging.hpp"
@@ -17,7 +19,7 @@ namespace mq::engines::embedded {
 EmbeddedEngine::EmbeddedEngine(EngineSettings settings)
     : settings_(std::move(settings)),
       capabilities_{.engine = "embedded", .durable = true, .multi_process = true, .native_delay = true,
-                    .priority = false, .offsets = true, .server = false, .durable_retry = true} {
+                    .priority = true, .offsets = true, .server = false, .durable_retry = true} {
   open_data_dir(settings_.dir, settings_.log.fsync == FsyncPolicy::always);
   delay_ = std::make_unique<DelayStore>(*this);
   dedup_ = std::make_shared<DedupFiles>(settings_.dir);
@@ -61,7 +63,7 @@ void EmbeddedEngine::forget_topic(const std::string& name) {
   topics_.erase(name);
 }
 
-AppendOutcome EmbeddedEngine::append_to_partition(const std::string& topic, int partition,
+AppendOutcome EmbeddedEngine::append_to_partition(const std::string& topic, int partition, int priority,
                                                   std::span<const RecordInput> records, bool durable) {
   for (int attempt = 0;; ++attempt) {
     auto writer = topic_writer(topic, false);
@@ -71,7 +73,17 @@ AppendOutcome EmbeddedEngine::append_to_partition(const std::string& topic, int 
                      fmt::format("topic '{}' has {} partitions; partition {} does not exist", topic,
                                  writer->partitions(), partition))};
     }
-    PartitionLog& log = writer->log(partition);
+    PartitionLog* lane = nullptr;
+    try {
+      lane = &writer->log(partition, priority);  // creates a priority lane on first use
+    } catch (const Error& error) {
+      if (error.code() == ErrorCode::not_found && attempt == 0) {
+        forget_topic(topic);
+        continue;
+      }
+      return {error.status()};
+    }
+    PartitionLog& log = *lane;
     AppendOutcome outcome = log.append(records);
     if (outcome.status.code() == ErrorCode::not_found && attempt == 0) {
       forget_topic(topic);  // deleted (and maybe recreated) by another process: look again
@@ -90,8 +102,9 @@ void EmbeddedEngine::append(std::vector<core::Envelope> batch, Acks acks, core::
   }
   const bool durable = needs_sync(acks);
   const TimePoint now = Clock::now();
-  // Envelopes by destination: (topic, partition), or the delay store for future ones.
-  std::map<std::pair<std::string, int>, std::vector<std::size_t>> by_partition;
+  // Envelopes by destination: (topic, partition, priority lane), or the delay store for
+  // future ones.
+  std::map<std::tuple<std::string, int, int>, std::vector<std::size_t>> by_partition;
   std::vector<std::size_t> delayed;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Message& message = batch[i].message;
@@ -122,7 +135,7 @@ void EmbeddedEngine::append(std::vector<core::Envelope> batch, Acks acks, core::
         results[i].receipt.due = batch[i].due;
         delayed.push_back(i);
       } else {
-        by_partition[{message.topic, partition}].push_back(i);
+        by_partition[{message.topic, partition, std::clamp(message.priority, 0, max_priority)}].push_back(i);
       }
     } catch (const Error& error) {
       results[i].status = error.status();
@@ -131,7 +144,8 @@ void EmbeddedEngine::append(std::vector<core::Envelope> batch, Acks acks, core::
   for (const auto& [destination, indexes] : by_partition) {
     std::vector<RecordInput> records;
     for (auto i : indexes) records.push_back(RecordInput{&batch[i].message, nullptr, std::nullopt});
-    const auto outcome = append_to_partition(destination.first, destination.second, records, durable);
+    const auto& [topic, partition, priority] = destination;
+    const auto outcome = append_to_partition(topic, partition, priority, records, durable);
     for (std::size_t n = 0; n < indexes.size(); ++n) {
       auto& result = results[indexes[n]];
       result.status = outcome.status;

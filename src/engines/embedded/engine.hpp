@@ -57,10 +57,11 @@ class EmbeddedEngine final : public core::Engine, public std::enable_shared_from
   // The writer of a topic; creates the topic first when `create`. Null when it does not
   // exist (and is not created). Thread-safe.
   std::shared_ptr<TopicWriter> topic_writer(const std::string& name, bool create);
-  // Appends `records` to one partition and, per the fsync policy and acks, waits until
-  // they are durable. Retries once if the topic was deleted and recreated meanwhile.
-  AppendOutcome append_to_partition(const std::string& topic, int partition, std::span<const RecordInput> records,
-                                    bool durable);
+  // Appends `records` to one partition's lane (priority 0: the partition itself) and,
+  // per the fsync policy and acks, waits until they are durable. Retries once if the
+  // topic was deleted and recreated meanwhile.
+  AppendOutcome append_to_partition(const std::string& topic, int partition, int priority,
+                                    std::span<const RecordInput> records, bool durable);
   // Durability a send with these acks waits for.
   bool needs_sync(Acks acks) const;
   DelayStore& delay_store() { return *delay_; }

@@ -16,9 +16,11 @@
 
 namespace mq::engines::embedded {
 
-// FORMAT.md section 2. Persistent format: never change.
+// FORMAT.md sections 2 and 9. Persistent format: never change. This build reads
+// versions 1 (no priority lanes) and 2 (lanes may exist); it writes 1 for a new tree
+// and moves it to 2 before the first lane is created.
 inline constexpr std::string_view format_marker_prefix = "mq-embedded ";
-inline constexpr int format_version = 1;
+inline constexpr int format_version = 2;
 
 // FORMAT.md section 3. Persistent format: never change.
 inline constexpr char batch_magic[4] = {'M', 'Q', 'L', 'B'};

@@ -26,19 +26,25 @@ void make_directories(const std::string& path) {
   if (error) throw Error(ErrorCode::io, fmt::format("create directory {}: {}", path, error.message()));
 }
 
+// offsets/<topic>/<p> or, for a priority lane, <p>.p<priority> (FORMAT.md section 5).
+std::string offset_file_name(int partition, int priority) {
+  return priority == 0 ? std::to_string(partition) : fmt::format("{}.p{}", partition, priority);
+}
+
 }  // namespace
 
-std::optional<std::int64_t> read_committed(const GroupPaths& paths, const std::string& topic, int partition) {
-  const std::string path = paths.offsets(topic) + "/" + std::to_string(partition);
+std::optional<std::int64_t> read_committed(const GroupPaths& paths, const std::string& topic, int partition,
+                                           int priority) {
+  const std::string path = paths.offsets(topic) + "/" + offset_file_name(partition, priority);
   const auto bytes = read_small_file(path);
   if (!bytes) return std::nullopt;
   return decode_offset_file(*bytes, path);
 }
 
 void write_committed(const GroupPaths& paths, const std::string& topic, int partition, std::int64_t offset,
-                     bool durable) {
+                     bool durable, int priority) {
   make_directories(paths.offsets(topic));
-  replace_file(paths.offsets(topic) + "/" + std::to_string(partition), encode_offset_file(offset), durable);
+  replace_file(paths.offsets(topic) + "/" + offset_file_name(partition, priority), encode_offset_file(offset), durable);
 }
 
 std::vector<CommittedOffset> list_committed(const GroupPaths& paths) {
@@ -46,8 +52,18 @@ std::vector<CommittedOffset> list_committed(const GroupPaths& paths) {
   for (const auto& topic : entries_of(paths.root() + "/offsets")) {
     for (const auto& name : entries_of(paths.offsets(topic))) {
       int partition = 0;
-      if (std::from_chars(name.data(), name.data() + name.size(), partition).ec != std::errc{}) continue;
-      if (auto offset = read_committed(paths, topic, partition)) result.push_back({topic, partition, *offset});
+      int priority = 0;
+      const char* end = name.data() + name.size();
+      const auto parsed = std::from_chars(name.data(), end, partition);
+      if (parsed.ec != std::errc{}) continue;
+      if (parsed.ptr != end) {  // "<p>.p<k>"
+        if (end - parsed.ptr != 3 || parsed.ptr[0] != '.' || parsed.ptr[1] != 'p') continue;
+        priority = parsed.ptr[2] - '0';
+        if (priority < 1 || priority > max_priority) continue;
+      }
+      if (auto offset = read_committed(paths, topic, partition, priority)) {
+        result.push_back({topic, partition, *offset, priority});
+      }
     }
   }
   return result;

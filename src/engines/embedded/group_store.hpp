@@ -25,15 +25,18 @@ struct GroupPaths {
   std::string offsets(const std::string& topic) const { return root() + "/offsets/" + topic; }
 };
 
-// The committed offset, or nullopt if the group never committed one for the partition.
-// Throws Error(corruption) for a damaged offset file.
-std::optional<std::int64_t> read_committed(const GroupPaths& paths, const std::string& topic, int partition);
+// The committed offset of a partition's lane (priority 0: the partition itself), or
+// nullopt if the group never committed one. Throws Error(corruption) for a damaged
+// offset file.
+std::optional<std::int64_t> read_committed(const GroupPaths& paths, const std::string& topic, int partition,
+                                           int priority = 0);
 void write_committed(const GroupPaths& paths, const std::string& topic, int partition, std::int64_t offset,
-                     bool durable);
+                     bool durable, int priority = 0);
 struct CommittedOffset {
   std::string topic;
   int partition = 0;
   std::int64_t offset = 0;
+  int priority = 0;  // the lane (FORMAT.md section 1a)
 };
 std::vector<CommittedOffset> list_committed(const GroupPaths& paths);
 // Removes every group's offsets and claims of a deleted topic.

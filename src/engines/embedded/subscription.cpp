@@ -86,24 +86,64 @@ bool EmbeddedSubscription::topic_created_after_join(const std::string& topic) co
   return created >= joined_at_.time_since_epoch();
 }
 
+std::size_t EmbeddedSubscription::Owned::outstanding() const {
+  std::size_t total = 0;
+  for (const auto& [priority, lane] : lanes) total += lane.frontier.outstanding();
+  return total;
+}
+
+bool EmbeddedSubscription::Owned::all_committed_on_disk() const {
+  return std::all_of(lanes.begin(), lanes.end(),
+                     [](const auto& entry) { return entry.second.frontier.committed() == entry.second.committed_on_disk; });
+}
+
+void EmbeddedSubscription::open_lane(const TopicPartition& partition, Owned& owned, int priority, bool fresh_group,
+                                     bool from_start) {
+  const std::string directory = paths_.dir.lane(partition.first, partition.second, priority);
+  auto position = read_committed(paths_, partition.first, partition.second, priority);
+  if (!position) {
+    // Fix the start for the whole group: a later owner must not pick another "latest".
+    const auto bounds = read_log_bounds(directory);
+    position = (fresh_group && !from_start) ? bounds.end : bounds.start;
+    write_committed(paths_, partition.first, partition.second, *position, durable_commits_, priority);
+  }
+  const int watch = ::inotify_add_watch(inotify_.fd(), directory.c_str(), data_events());
+  owned.lanes.emplace(priority, Lane{core::OffsetFrontier(*position), PartitionReader(directory, *position),
+                                     *position, watch});
+}
+
 void EmbeddedSubscription::claim(const TopicPartition& partition) {
   auto claimed = PartitionClaim::try_claim(paths_, partition.first, partition.second);
   if (!claimed) return;  // the previous owner is still draining it
-  auto position = read_committed(paths_, partition.first, partition.second);
-  const std::string directory = paths_.dir.partition(partition.first, partition.second);
-  if (!position) {
-    // Fix the start for the whole group: a later owner must not pick another "latest".
-    // A topic created after this member joined holds only messages newer than the
-    // subscription: "latest" means all of them, or a pattern subscriber would miss the
-    // first messages of every new topic (as in the memory engine).
-    const auto bounds = read_log_bounds(directory);
-    const bool from_start = start_ == StartPosition::earliest || topic_created_after_join(partition.first);
-    position = from_start ? bounds.start : bounds.end;
-    write_committed(paths_, partition.first, partition.second, *position, durable_commits_);
+  // Watch the topic dir before listing its lanes, so that a lane made meanwhile is seen.
+  const int topic_watch = ::inotify_add_watch(inotify_.fd(), paths_.dir.topic(partition.first).c_str(), IN_MOVED_TO);
+  if (topic_watch >= 0) topic_dir_watches_.insert(topic_watch);
+  // A group without a position here starts now: per start_, for the lanes too. A topic
+  // created after this member joined holds only messages newer than the subscription:
+  // "latest" means all of them, or a pattern subscriber would miss the first messages
+  // of every new topic (as in the memory engine).
+  const bool fresh_group = !read_committed(paths_, partition.first, partition.second);
+  const bool from_start = start_ == StartPosition::earliest || topic_created_after_join(partition.first);
+  Owned owned{std::move(*claimed), {}, false};
+  open_lane(partition, owned, 0, fresh_group, from_start);  // written first: describe_group relies on it
+  for (const auto& [lane_partition, priority] : list_lanes(paths_.dir, partition.first)) {
+    if (lane_partition == partition.second) open_lane(partition, owned, priority, fresh_group, from_start);
   }
-  const int watch = ::inotify_add_watch(inotify_.fd(), directory.c_str(), data_events());
-  owned_.emplace(partition, Owned{std::move(*claimed), core::OffsetFrontier(*position),
-                                  PartitionReader(directory, *position), *position, false, watch});
+  owned_.emplace(partition, std::move(owned));
+}
+
+void EmbeddedSubscription::open_new_lanes() {
+  std::map<std::string, std::vector<std::pair<int, int>>> lanes_of;  // one listing per topic
+  for (auto& [partition, owned] : owned_) {
+    if (owned.releasing) continue;
+    auto [it, inserted] = lanes_of.try_emplace(partition.first);
+    if (inserted) it->second = list_lanes(paths_.dir, partition.first);
+    for (const auto& [lane_partition, priority] : it->second) {
+      if (lane_partition == partition.second && !owned.lanes.count(priority)) {
+        open_lane(partition, owned, priority, false, true);
+      }
+    }
+  }
 }
 
 void EmbeddedSubscription::rebalance() {
@@ -119,36 +159,53 @@ void EmbeddedSubscription::rebalance() {
     waiting = waiting || !owned_.count(partition);
   }
   for (const auto& [partition, owned] : owned_) waiting = waiting || owned.releasing;
+  open_new_lanes();
   topology_changed_ = false;
   next_rebalance_ = SteadyClock::now() + (waiting ? claim_retry_interval : rebalance_interval);
 }
 
 void EmbeddedSubscription::flush() {
   std::lock_guard commit_lock(commit_mutex_);
-  std::vector<std::pair<TopicPartition, std::int64_t>> writes;
+  struct Write {
+    TopicPartition partition;
+    int priority;
+    std::int64_t offset;
+  };
+  std::vector<Write> writes;
   std::vector<TopicPartition> drained;
   {
     std::lock_guard lock(mutex_);
     commits_pending_ = false;
     next_flush_ = SteadyClock::now() + commit_interval;
     for (const auto& [partition, owned] : owned_) {
-      if (owned.frontier.committed() > owned.committed_on_disk) writes.emplace_back(partition, owned.frontier.committed());
-      if (owned.releasing && owned.frontier.outstanding() == 0) drained.push_back(partition);
+      for (const auto& [priority, lane] : owned.lanes) {
+        if (lane.frontier.committed() > lane.committed_on_disk) {
+          writes.push_back(Write{partition, priority, lane.frontier.committed()});
+        }
+      }
+      if (owned.releasing && owned.outstanding() == 0) drained.push_back(partition);
     }
   }
   // Written outside mutex_ so that acks and polls go on meanwhile; commit_mutex_ keeps
   // the writes in order and a release after its partition's last write.
-  for (const auto& [partition, offset] : writes) {
-    write_committed(paths_, partition.first, partition.second, offset, durable_commits_);
+  for (const auto& write : writes) {
+    write_committed(paths_, write.partition.first, write.partition.second, write.offset, durable_commits_,
+                    write.priority);
   }
   std::lock_guard lock(mutex_);
-  for (const auto& [partition, offset] : writes) {
-    if (auto it = owned_.find(partition); it != owned_.end()) it->second.committed_on_disk = offset;
+  for (const auto& write : writes) {
+    auto it = owned_.find(write.partition);
+    if (it == owned_.end()) continue;
+    if (auto lane = it->second.lanes.find(write.priority); lane != it->second.lanes.end()) {
+      lane->second.committed_on_disk = write.offset;
+    }
   }
   for (const auto& partition : drained) {
     auto it = owned_.find(partition);
-    if (it == owned_.end() || it->second.frontier.committed() != it->second.committed_on_disk) continue;
-    if (it->second.watch >= 0) ::inotify_rm_watch(inotify_.fd(), it->second.watch);
+    if (it == owned_.end() || !it->second.all_committed_on_disk()) continue;
+    for (const auto& [priority, lane] : it->second.lanes) {
+      if (lane.watch >= 0) ::inotify_rm_watch(inotify_.fd(), lane.watch);
+    }
     owned_.erase(it);  // the claim's destructor drops the flock: the next owner may take it
   }
 }
@@ -156,26 +213,40 @@ void EmbeddedSubscription::flush() {
 std::vector<core::Record> EmbeddedSubscription::fetch(std::size_t max) {
   std::vector<core::Record> records;
   if (owned_.empty() || max == 0) return records;
-  const std::size_t count = owned_.size();
-  const std::size_t first = next_partition_++ % count;
+  // The partitions to read, starting at a rotating one (fairness across partitions),
+  // and the highest lane any of them has: lanes are read highest priority first across
+  // all of them, so a partition's backlog never holds back another's higher priority.
+  std::vector<std::pair<const TopicPartition*, Owned*>> sources;
+  sources.reserve(owned_.size());
+  const std::size_t first = next_partition_++ % owned_.size();
   auto it = std::next(owned_.begin(), static_cast<std::ptrdiff_t>(first));
+  int top = 0;
+  for (std::size_t visited = 0; visited < owned_.size(); ++visited) {
+    if (!it->second.releasing) {
+      sources.emplace_back(&it->first, &it->second);
+      top = std::max(top, it->second.lanes.begin()->first);
+    }
+    if (++it == owned_.end()) it = owned_.begin();
+  }
   std::vector<DecodedRecord> decoded;
-  for (std::size_t visited = 0; visited < count && records.size() < max; ++visited) {
-    auto& [partition, owned] = *it;
-    if (!owned.releasing) {
+  for (int priority = top; priority >= 0 && records.size() < max; --priority) {
+    for (auto& [partition, owned] : sources) {
+      if (records.size() >= max) break;
+      auto lane = owned->lanes.find(priority);
+      if (lane == owned->lanes.end()) continue;
       decoded.clear();
-      owned.reader.read(max - records.size(), decoded);
+      lane->second.reader.read(max - records.size(), decoded);
       for (auto& entry : decoded) {
         core::Record record;
         record.message = std::move(entry.message);
-        record.message.topic = partition.first;
-        record.message.partition = partition.second;
-        record.message.offset = entry.offset;
-        owned.frontier.delivered(entry.offset);
+        record.message.topic = partition->first;
+        record.message.partition = partition->second;
+        record.message.offset = entry.offset;  // within the lane
+        record.token = static_cast<std::uint64_t>(priority);  // ack() finds the lane by it
+        lane->second.frontier.delivered(entry.offset);
         records.push_back(std::move(record));
       }
     }
-    if (++it == owned_.end()) it = owned_.begin();
   }
   return records;
 }
@@ -193,6 +264,11 @@ bool EmbeddedSubscription::wait_for_events(std::chrono::milliseconds timeout) {
         if (event->wd == topics_watch_ || event->wd == members_watch_) {
           std::lock_guard lock(mutex_);
           topology_changed_ = true;
+        } else if (event->mask & IN_MOVED_TO) {
+          // A new lane in the topic dir of an owned partition (partition dirs see no
+          // renames): the next rebalance opens it.
+          std::lock_guard lock(mutex_);
+          if (topic_dir_watches_.count(event->wd)) topology_changed_ = true;
         }
         at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
       }
@@ -252,8 +328,10 @@ void EmbeddedSubscription::ack(const core::Record& record) {
     std::lock_guard lock(mutex_);
     auto it = owned_.find({record.message.topic, record.message.partition});
     if (it == owned_.end()) return;  // released or closed: it will be delivered again
-    const bool advanced = it->second.frontier.finished(record.message.offset);
-    const bool drained = it->second.releasing && it->second.frontier.outstanding() == 0;
+    auto lane = it->second.lanes.find(static_cast<int>(record.token));
+    if (lane == it->second.lanes.end()) return;
+    const bool advanced = lane->second.frontier.finished(record.message.offset);
+    const bool drained = it->second.releasing && it->second.outstanding() == 0;
     commits_pending_ = commits_pending_ || advanced;
     // Otherwise the poll loop (or a later ack) writes it within commit_interval.
     if (!drained && !(commits_pending_ && SteadyClock::now() >= next_flush_)) return;
@@ -287,8 +365,11 @@ void EmbeddedSubscription::close() {
     std::lock_guard commit_lock(commit_mutex_);
     std::lock_guard lock(mutex_);
     for (auto& [partition, owned] : owned_) {
-      if (owned.frontier.committed() > owned.committed_on_disk) {
-        write_committed(paths_, partition.first, partition.second, owned.frontier.committed(), durable_commits_);
+      for (const auto& [priority, lane] : owned.lanes) {
+        if (lane.frontier.committed() > lane.committed_on_disk) {
+          write_committed(paths_, partition.first, partition.second, lane.frontier.committed(), durable_commits_,
+                          priority);
+        }
       }
     }
   } catch (const std::exception& error) {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,17 +49,32 @@ class EmbeddedSubscription final : public core::Subscription {
 
  private:
   using TopicPartition = core::TopicPartition;
-  struct Owned {
-    PartitionClaim claim;
+  // One lane of an owned partition: priority 0 is the partition itself, 1..9 its
+  // priority lanes (FORMAT.md section 1a), each with its own offsets and commit file.
+  struct Lane {
     core::OffsetFrontier frontier;
     PartitionReader reader;
     std::int64_t committed_on_disk = 0;
+    int watch = -1;  // inotify watch of the lane directory
+  };
+  // A partition this member holds the claim of; the claim covers all its lanes.
+  struct Owned {
+    PartitionClaim claim;
+    std::map<int, Lane, std::greater<>> lanes;  // by priority, highest first; 0 always present
     bool releasing = false;  // another member should have it: drain, commit, release
-    int watch = -1;          // inotify watch of the partition directory
+    std::size_t outstanding() const;
+    bool all_committed_on_disk() const;
   };
 
   void rebalance();                  // takes both locks
   void claim(const TopicPartition& partition);  // requires both locks
+  // Requires both locks. Opens lane `priority` of an owned partition at the group's
+  // committed position; without one: `fresh_group` (the partition had no position
+  // either) starts per start_/`from_start`, otherwise the lane is newer than the
+  // group's start and is read from its beginning. The position is written at once.
+  void open_lane(const TopicPartition& partition, Owned& owned, int priority, bool fresh_group, bool from_start);
+  // Requires both locks. Opens lanes created since the partitions were claimed.
+  void open_new_lanes();
   // Writes advanced commit positions and releases drained partitions. Takes both locks.
   void flush();
   // flush(), logging instead of throwing (an ack or poll must not fail on it: the
@@ -87,6 +103,7 @@ class EmbeddedSubscription final : public core::Subscription {
   File wake_event_;
   int topics_watch_ = -1;
   int members_watch_ = -1;
+  std::set<int> topic_dir_watches_;  // topic dirs of owned partitions: new lanes appear there
   bool topology_changed_ = true;
   std::chrono::steady_clock::time_point next_rebalance_{};
   // Acked positions not yet written, and when the next write may happen: commits are

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engines/embedded/partition_log.hpp"
@@ -24,11 +25,22 @@ struct DataDir {
   std::string partition(const std::string& name, int partition) const {
     return topic(name) + "/" + std::to_string(partition);
   }
+  // Priority lanes (FORMAT.md section 1a): priority 0 is the partition itself, priority
+  // 1..9 the hidden partition directory "<p>.p<priority>" beside it.
+  std::string lane(const std::string& name, int partition, int priority) const {
+    return priority == 0 ? this->partition(name, partition)
+                         : this->partition(name, partition) + ".p" + std::to_string(priority);
+  }
 };
+
+inline constexpr int max_priority = 9;  // lanes 1..9; Message::priority is validated 0..9
 
 // Checks (or, for an empty or missing dir, creates) the FORMAT marker and the top level.
 // Throws Error(corruption) for an unknown version or a dir that is not mq's.
 void open_data_dir(const DataDir& dir, bool durable);
+// Before the tree's first lane: FORMAT becomes version 2, so that a build that knows
+// nothing of lanes refuses the tree instead of silently not delivering lane messages.
+void require_lane_format(const DataDir& dir, bool durable);
 
 struct TopicSettings {
   int partitions = 0;
@@ -44,6 +56,11 @@ bool create_topic_dir(const DataDir& dir, const std::string& name, const TopicSe
 bool delete_topic_dir(const DataDir& dir, const std::string& name);
 // Names of the topics present, sorted.
 std::vector<std::string> list_topic_names(const DataDir& dir);
+// Creates the lane directory of (topic, partition, priority 1..9) atomically unless it
+// exists. Throws Error(not_found) when the topic does not exist (deleted meanwhile).
+void create_lane_dir(const DataDir& dir, const std::string& topic, int partition, int priority, bool durable);
+// The lanes present of a topic, as (partition, priority), sorted.
+std::vector<std::pair<int, int>> list_lanes(const DataDir& dir, const std::string& topic);
 
 // One topic as this process writes it: its partition logs, opened on first use.
 // Thread-safe.
@@ -53,7 +70,9 @@ class TopicWriter {
 
   const std::string& name() const { return name_; }
   int partitions() const { return settings_.partitions; }
-  PartitionLog& log(int partition);
+  // The log of a partition's lane (0: the partition itself); a lane 1..9 is created on
+  // first use. Throws Error(not_found) if the topic was deleted.
+  PartitionLog& log(int partition, int priority = 0);
   // Keyless messages spread round-robin over the partitions.
   int next_round_robin() { return static_cast<int>(round_robin_++ % static_cast<unsigned>(settings_.partitions)); }
   // The logs opened so far (for the interval fsync and retention).
@@ -65,7 +84,8 @@ class TopicWriter {
   const TopicSettings settings_;
   const LogOptions options_;
   std::mutex mutex_;
-  std::vector<std::unique_ptr<PartitionLog>> logs_;  // index = partition; null until used
+  // index = partition * (max_priority + 1) + priority; null until used
+  std::vector<std::unique_ptr<PartitionLog>> logs_;
   std::atomic<unsigned> round_robin_{0};
 };
 

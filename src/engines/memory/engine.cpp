@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "core/engine_registry.hpp"
 #include "core/partitioner.hpp"
 #include "mq/names.hpp"
@@ -28,7 +30,7 @@ Topic* Broker::find_topic(const std::string& name, bool create, int partitions) 
 MemoryEngine::MemoryEngine(std::shared_ptr<Broker> broker, const Config& config)
     : broker_(std::move(broker)),
       capabilities_{.engine = "memory", .durable = false, .multi_process = false, .native_delay = true,
-                    .priority = false, .offsets = true, .server = false, .durable_retry = false},
+                    .priority = true, .offsets = true, .server = false, .durable_retry = false},
       auto_create_(config.auto_create_topics),
       default_partitions_(config.default_partitions) {}
 
@@ -58,7 +60,10 @@ core::AppendResult MemoryEngine::append_locked(Message& message, Topic* topic) {
     partition = message.key ? core::partition_for_key(*message.key, count)
                             : static_cast<int>(round_robin_++ % static_cast<std::uint64_t>(count));
   }
-  auto& log = topic->partitions[static_cast<std::size_t>(partition)].log;
+  // Validated by core: 0..9. Each priority has its own lane (offsets count per lane).
+  auto& target = topic->partitions[static_cast<std::size_t>(partition)];
+  auto& log = target.lane(message.priority);
+  target.top = std::max(target.top, message.priority);
   message.partition = partition;
   message.offset = static_cast<std::int64_t>(log.size());
   Receipt receipt{message.topic, partition, message.offset, message.id, {}, {}};
@@ -125,6 +130,7 @@ void MemoryEngine::delete_topic(const std::string& name) {
   if (!broker_->topics.erase(name)) throw Error(ErrorCode::not_found, fmt::format("topic '{}' does not exist", name));
   for (auto& [group_name, group] : broker_->groups) {
     std::erase_if(group.committed, [&](const auto& entry) { return entry.first.first == name; });
+    std::erase_if(group.lane_committed, [&](const auto& entry) { return entry.first.first == name; });
     std::erase_if(group.owner, [&](const auto& entry) { return entry.first.first == name; });
     for (auto& [id, member] : group.members) {
       std::erase_if(member->owned, [&](const auto& entry) { return entry.first.first == name; });
@@ -140,7 +146,9 @@ std::vector<TopicInfo> MemoryEngine::list_topics() {
   std::vector<TopicInfo> result;
   for (const auto& [name, topic] : broker_->topics) {
     TopicInfo info{name, static_cast<int>(topic.partitions.size()), 0};
-    for (const auto& partition : topic.partitions) info.messages += partition.log.size();
+    for (const auto& partition : topic.partitions) {
+      for (int priority = 0; priority <= partition.top; ++priority) info.messages += partition.lane(priority).size();
+    }
     result.push_back(std::move(info));
   }
   return result;
@@ -162,11 +170,20 @@ GroupInfo MemoryEngine::describe_group(const std::string& group_name) {
     throw Error(ErrorCode::not_found, fmt::format("group '{}' does not exist", group_name));
   }
   GroupInfo info{group_name, static_cast<int>(it->second.members.size()), {}};
+  // A partition's lag counts its priority lanes too: committed and end are then sums
+  // over the lanes (counts, not offsets of one log), so lag = sent - acked still holds.
+  const auto& lanes = it->second.lane_committed;
   for (const auto& [partition, committed] : it->second.committed) {
     const Topic* topic = broker_->find_topic(partition.first, false);
     if (!topic) continue;
-    const auto end = static_cast<std::int64_t>(topic->partitions[static_cast<std::size_t>(partition.second)].log.size());
-    info.partitions.push_back(PartitionLag{partition.first, partition.second, committed, end});
+    const auto& stored = topic->partitions[static_cast<std::size_t>(partition.second)];
+    PartitionLag lag{partition.first, partition.second, committed, static_cast<std::int64_t>(stored.log.size())};
+    const auto positions = lanes.find(partition);
+    for (int priority = 1; priority <= stored.top; ++priority) {
+      lag.end += static_cast<std::int64_t>(stored.lane(priority).size());
+      if (positions != lanes.end()) lag.committed += positions->second[static_cast<std::size_t>(priority - 1)];
+    }
+    info.partitions.push_back(std::move(lag));
   }
   return info;
 }

@@ -6,6 +6,7 @@
 // while any of them is open. Data is lost when the process exits.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -48,8 +49,19 @@ class MessageLog {
   std::size_t size_ = 0;
 };
 
+
+// Priority lanes: priority 0 is `log`; each priority 1..9 has a log of its own with its
+// own offsets (lanes[p - 1]), read before lower ones. A partition that never saw a
+// priority keeps top == 0 and costs nothing extra on either path.
 struct Partition {
-  MessageLog log;
+  MessageLog log;  // offset == index (no retention in memory)
+  std::array<MessageLog, 9> lanes;
+  int top = 0;  // highest priority appended so far
+
+  MessageLog& lane(int priority) { return priority == 0 ? log : lanes[static_cast<std::size_t>(priority - 1)]; }
+  const MessageLog& lane(int priority) const {
+    return priority == 0 ? log : lanes[static_cast<std::size_t>(priority - 1)];
+  }
 };
 
 struct Topic {
@@ -57,19 +69,40 @@ struct Topic {
   std::uint64_t created_version = 0;  // Broker::topology_version when it was created
 };
 
+// Committed positions of one partition's priority lanes 1..9 (index p - 1); a lane the
+// group has no position for starts at 0 (it was created after the group's start).
+using LanePositions = std::array<std::int64_t, 9>;
+
+// What a member tracks of a partition it owns: one frontier per lane (Record::token
+// names the lane of a delivered record).
+struct OwnedPartition {
+  core::OffsetFrontier base;                // priority 0
+  std::vector<core::OffsetFrontier> lanes;  // lanes[p - 1]: priority p; grown when first read
+
+  core::OffsetFrontier& lane(int priority) {
+    return priority == 0 ? base : lanes[static_cast<std::size_t>(priority - 1)];
+  }
+  std::size_t outstanding() const {
+    std::size_t total = base.outstanding();
+    for (const auto& lane : lanes) total += lane.outstanding();
+    return total;
+  }
+};
+
 // One member's view of the partitions it owns.
 struct Member {
   std::uint64_t id = 0;
   core::TopicFilter filter;
   StartPosition start = StartPosition::latest;
-  std::map<TopicPartition, core::OffsetFrontier> owned;
+  std::map<TopicPartition, OwnedPartition> owned;
   std::size_t next_partition = 0;  // round-robin start for fairness across partitions
   std::uint64_t joined_version = 0;  // Broker::topology_version when it joined
   bool woken = false;              // wakeup() was called
 };
 
 struct Group {
-  std::map<TopicPartition, std::int64_t> committed;
+  std::map<TopicPartition, std::int64_t> committed;  // priority 0
+  std::map<TopicPartition, LanePositions> lane_committed;
   std::map<std::uint64_t, Member*> members;
   std::map<TopicPartition, std::uint64_t> owner;  // who holds each partition now
   // Who should hold each partition, computed for Broker::topology_version.
@@ -98,6 +131,8 @@ class Broker {
   // Requires `mutex`. Releases `partition` if `member` owns it, should not, and has
   // nothing open from it.
   void release_if_drained(Group& group, Member& member, const TopicPartition& partition);
+  // Requires `mutex`. Stores the commit positions of every lane of `owned`.
+  static void commit(Group& group, const TopicPartition& partition, const OwnedPartition& owned);
 
  private:
   // Requires `mutex`. Group::target, recomputed when the topology changed.

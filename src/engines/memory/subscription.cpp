@@ -31,12 +31,19 @@ const std::map<TopicPartition, std::uint64_t>& Broker::target_assignment(Group& 
   return group.target;
 }
 
+void Broker::commit(Group& group, const TopicPartition& partition, const OwnedPartition& owned) {
+  group.committed[partition] = owned.base.committed();
+  if (owned.lanes.empty()) return;
+  auto& positions = group.lane_committed[partition];  // zeros for a new entry
+  for (std::size_t i = 0; i < owned.lanes.size(); ++i) positions[i] = owned.lanes[i].committed();
+}
+
 void Broker::release_if_drained(Group& group, Member& member, const TopicPartition& partition) {
   auto owned = member.owned.find(partition);
   if (owned == member.owned.end() || owned->second.outstanding() != 0) return;
   const auto& target = target_assignment(group);
   if (auto it = target.find(partition); it != target.end() && it->second == member.id) return;
-  group.committed[partition] = owned->second.committed();
+  commit(group, partition, owned->second);
   member.owned.erase(owned);
   group.owner.erase(partition);
   changed.notify_all();  // the next owner may be waiting
@@ -54,18 +61,23 @@ void Broker::rebalance(Group& group, Member& member) {
       position = committed->second;
     } else {
       const auto& topic = topics.at(partition.first);
-      const auto& log = topic.partitions[static_cast<std::size_t>(partition.second)].log;
+      const auto& stored = topic.partitions[static_cast<std::size_t>(partition.second)];
       // A topic created after the member joined holds only messages newer than the
       // subscription: "latest" means all of them (else a pattern subscriber would miss
       // the first messages of every new topic).
       const bool from_start = member.start == StartPosition::earliest || topic.created_version > member.joined_version;
-      position = from_start ? 0 : static_cast<std::int64_t>(log.size());
+      position = from_start ? 0 : static_cast<std::int64_t>(stored.log.size());
       // Fix the start for the whole group: a later member taking this partition over
-      // must not start at a different "latest".
+      // must not start at a different "latest". Lanes too; a lane with no position
+      // later was created after this and starts at 0.
       group.committed[partition] = position;
+      if (!from_start && stored.top > 0) {
+        auto& positions = group.lane_committed[partition];
+        for (int p = 1; p <= stored.top; ++p) positions[static_cast<std::size_t>(p - 1)] = std::ssize(stored.lane(p));
+      }
     }
     group.owner[partition] = member.id;
-    member.owned.emplace(partition, core::OffsetFrontier(position));
+    member.owned.emplace(partition, OwnedPartition{core::OffsetFrontier(position), {}});
   }
 }
 
@@ -109,7 +121,15 @@ class MemorySubscription final : public core::Subscription {
     auto owned = member_.owned.find(partition);
     if (owned == member_.owned.end()) return;  // the topic was deleted meanwhile
     Group& current = group();
-    if (owned->second.finished(record.message.offset)) current.committed[partition] = owned->second.committed();
+    const int priority = static_cast<int>(record.token);  // the lane fetch() read it from
+    // A lane this ownership never read: the record came from an earlier one (the topic
+    // was deleted and made again meanwhile).
+    if (priority > 0 && owned->second.lanes.size() < static_cast<std::size_t>(priority)) return;
+    auto& frontier = owned->second.lane(priority);
+    if (frontier.finished(record.message.offset)) {
+      if (priority == 0) current.committed[partition] = frontier.committed();
+      else current.lane_committed[partition][static_cast<std::size_t>(priority - 1)] = frontier.committed();
+    }
     if (owned->second.outstanding() == 0) broker_->release_if_drained(current, member_, partition);
   }
 
@@ -127,8 +147,8 @@ class MemorySubscription final : public core::Subscription {
     closed_ = true;
     Group& current = group();
     // Offsets were committed as acks arrived; what is still open is given back.
-    for (const auto& [partition, frontier] : member_.owned) {
-      current.committed[partition] = frontier.committed();
+    for (const auto& [partition, owned] : member_.owned) {
+      Broker::commit(current, partition, owned);
       current.owner.erase(partition);
     }
     member_.owned.clear();
@@ -144,37 +164,60 @@ class MemorySubscription final : public core::Subscription {
   Group& group() { return *group_; }
 
   // Requires the broker mutex. Takes records from owned partitions round-robin,
-  // skipping partitions that are being handed to another member.
+  // skipping partitions that are being handed to another member; higher priority lanes
+  // of every partition first (Record::token = the lane).
   std::vector<core::Record> fetch(std::size_t max) {
     std::vector<core::Record> records;
     const auto& target = group().target;
-    std::vector<std::pair<const TopicPartition*, core::OffsetFrontier*>> sources;
-    for (auto& [partition, frontier] : member_.owned) {
+    struct Source {
+      const TopicPartition* partition;
+      OwnedPartition* owned;
+      const Partition* stored;
+    };
+    std::vector<Source> sources;
+    int top = 0;
+    for (auto& [partition, owned] : member_.owned) {
       auto it = target.find(partition);
-      if (it != target.end() && it->second == member_.id) sources.emplace_back(&partition, &frontier);
+      if (it == target.end() || it->second != member_.id) continue;
+      const auto& stored = broker_->topics.at(partition.first).partitions[static_cast<std::size_t>(partition.second)];
+      sources.push_back(Source{&partition, &owned, &stored});
+      top = std::max(top, stored.top);
     }
     if (sources.empty()) return records;
-    std::vector<const MessageLog*> logs;
-    logs.reserve(sources.size());
-    std::size_t available = 0;
-    for (auto [partition, frontier] : sources) {
-      logs.push_back(&broker_->topics.at(partition->first).partitions[static_cast<std::size_t>(partition->second)].log);
-      const auto next = static_cast<std::size_t>(frontier->next());
-      if (logs.back()->size() > next) available += logs.back()->size() - next;
+    std::size_t available = 0;  // priority 0's backlog: lanes are the rare case
+    for (const auto& source : sources) {
+      const auto next = static_cast<std::size_t>(source.owned->lane(0).next());
+      if (source.stored->log.size() > next) available += source.stored->log.size() - next;
     }
-    records.reserve(std::min(max, available));  // one allocation per fetch
+    records.reserve(std::min(max, available));  // one allocation per fetch, usually
     const std::size_t start = member_.next_partition++ % sources.size();
-    for (std::size_t i = 0; i < sources.size() && records.size() < max; ++i) {
-      const std::size_t source = (start + i) % sources.size();
-      auto* frontier = sources[source].second;
-      const auto& log = *logs[source];
-      for (auto offset = frontier->next(); offset < static_cast<std::int64_t>(log.size()) && records.size() < max;
-           ++offset) {
-        frontier->delivered(offset);
-        records.emplace_back(log[static_cast<std::size_t>(offset)], 0);  // the one copy of the message
+    for (int priority = top; priority >= 0 && records.size() < max; --priority) {
+      for (std::size_t i = 0; i < sources.size() && records.size() < max; ++i) {
+        auto& source = sources[(start + i) % sources.size()];
+        if (priority > source.stored->top) continue;
+        if (priority > 0 && source.owned->lanes.size() < static_cast<std::size_t>(priority)) {
+          grow_lanes(*source.partition, *source.owned, priority);
+        }
+        auto& frontier = source.owned->lane(priority);
+        const auto& log = source.stored->lane(priority);
+        for (auto offset = frontier.next(); offset < std::ssize(log) && records.size() < max; ++offset) {
+          frontier.delivered(offset);
+          records.emplace_back(log[static_cast<std::size_t>(offset)], static_cast<std::uint64_t>(priority));  // the one copy
+        }
       }
     }
     return records;
+  }
+
+  // Requires the broker mutex. Frontiers for lanes up to `priority`, at the group's
+  // committed position (0 for a lane the group has none for: created after its start).
+  void grow_lanes(const TopicPartition& partition, OwnedPartition& owned, int priority) {
+    const auto& lanes = group().lane_committed;
+    const auto positions = lanes.find(partition);
+    while (owned.lanes.size() < static_cast<std::size_t>(priority)) {
+      const std::size_t index = owned.lanes.size();
+      owned.lanes.emplace_back(positions == lanes.end() ? 0 : positions->second[index]);
+    }
   }
 
   const std::shared_ptr<Broker> broker_;
