@@ -144,7 +144,7 @@ void ProducerImpl::send_async(Message message, SendCallback callback) {
   auto envelope = prepare(std::move(message), TimePoint{});
   const auto bytes = message_size(envelope.message);
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(signals_->mutex);
     if (stopping_) throw Error(ErrorCode::closed, "producer is closed");
     if (queued_bytes_ + bytes > options_.max_buffered_bytes) {
       throw Error(ErrorCode::limit_exceeded,
@@ -156,38 +156,96 @@ void ProducerImpl::send_async(Message message, SendCallback callback) {
     queue_.push_back(Pending{std::move(envelope), std::move(callback), bytes});
     if (queue_.size() != 1 && queue_.size() < options_.batch_max_messages) return;  // sender already awake
   }
-  queued_.notify_one();
+  signals_->wake_sender.notify_one();
 }
 
-void ProducerImpl::sender_loop() {
-  std::unique_lock lock(mutex_);
-  while (true) {
-    queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stopping and nothing left
-    // Linger: give the batch a moment to fill unless it is full or we are closing.
-    if (options_.linger.count() > 0 && !stopping_) {
-      queued_.wait_for(lock, options_.linger,
-                       [&] { return stopping_ || queue_.size() >= options_.batch_max_messages; });
-    }
-    const auto split = queue_.begin() + static_cast<std::ptrdiff_t>(
-                                            std::min(queue_.size(), options_.batch_max_messages));
-    std::vector<Pending> batch(std::make_move_iterator(queue_.begin()), std::make_move_iterator(split));
-    queue_.erase(queue_.begin(), split);
-    for (const auto& pending : batch) queued_bytes_ -= pending.bytes;
-    lock.unlock();
+namespace {
 
-    std::vector<Envelope> envelopes;
-    envelopes.reserve(batch.size());
-    for (auto& pending : batch) envelopes.push_back(std::move(pending.envelope));
-    std::vector<AppendResult> results;
-    try {
-      results = append_and_wait(std::move(envelopes));
-    } catch (const Error& error) {
-      results.assign(batch.size(), AppendResult{error.status(), {}});
+// Batches send_async keeps at the engine at once. One at a time would make every batch
+// wait a whole round trip (a broker's acknowledgement) before the next is even sent;
+// engines keep the order of successive appends, so pipelining loses no ordering.
+constexpr std::size_t max_batches_in_flight = 8;
+
+}  // namespace
+
+void ProducerImpl::sender_loop() {
+  std::unique_lock lock(signals_->mutex);
+  while (true) {
+    if (!in_flight_.empty() && (in_flight_.front()->answered || Clock::now() >= in_flight_.front()->deadline)) {
+      auto state = std::move(in_flight_.front());
+      in_flight_.pop_front();
+      state->answered = true;  // a late answer from the engine is dropped
+      lock.unlock();
+      finish(*state);
+      lock.lock();
+      continue;
     }
-    complete(batch, std::move(results));
-    lock.lock();
+    if (!queue_.empty() && in_flight_.size() < max_batches_in_flight) {
+      // Linger: give the batch a moment to fill unless it is full, we are closing, or
+      // earlier batches are still out (their round trip was the wait).
+      if (options_.linger.count() > 0 && !stopping_ && in_flight_.empty()) {
+        signals_->wake_sender.wait_for(lock, options_.linger,
+                                       [&] { return stopping_ || queue_.size() >= options_.batch_max_messages; });
+      }
+      const auto split = queue_.begin() + static_cast<std::ptrdiff_t>(
+                                              std::min(queue_.size(), options_.batch_max_messages));
+      auto state = std::make_shared<InFlight>();
+      state->batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(split));
+      queue_.erase(queue_.begin(), split);
+      for (const auto& pending : state->batch) queued_bytes_ -= pending.bytes;
+      state->deadline = options_.send_timeout == milliseconds::max() ? TimePoint::max()
+                                                                     : Clock::now() + options_.send_timeout;
+      in_flight_.push_back(state);
+      lock.unlock();
+      hand_over(state);
+      lock.lock();
+      continue;
+    }
+    if (stopping_ && queue_.empty() && in_flight_.empty()) return;
+    // Every condition above is checked under the lock that notifiers hold: no lost wake-up.
+    if (in_flight_.empty() || in_flight_.front()->deadline == TimePoint::max()) signals_->wake_sender.wait(lock);
+    else signals_->wake_sender.wait_until(lock, in_flight_.front()->deadline);
   }
+}
+
+void ProducerImpl::hand_over(const std::shared_ptr<InFlight>& state) {
+  std::vector<Envelope> envelopes;
+  envelopes.reserve(state->batch.size());
+  for (auto& pending : state->batch) envelopes.push_back(std::move(pending.envelope));
+  if (metrics::enabled()) {
+    state->count_produced = [runs = topic_runs(envelopes)](const std::vector<AppendResult>* results) {
+      count_produced(runs, results);
+    };
+  }
+  const auto answer = [signals = signals_, state](std::vector<AppendResult>&& results) {
+    std::lock_guard lock(signals->mutex);
+    if (state->answered) return;  // given up at its deadline
+    state->results = std::move(results);
+    state->answered = true;
+    signals->wake_sender.notify_one();
+  };
+  try {
+    engine_->append(std::move(envelopes), options_.acks, answer);
+  } catch (const Error& error) {  // engines report through the callback; be safe anyway
+    answer(std::vector<AppendResult>(state->batch.size(), AppendResult{error.status(), {}}));
+  }
+}
+
+void ProducerImpl::finish(InFlight& state) {
+  auto& results = state.results;
+  const auto count = state.batch.size();
+  const bool reported = results.size() == count;
+  if (state.count_produced) state.count_produced(reported ? &results : nullptr);
+  if (results.empty()) {
+    results.assign(count, AppendResult{Status(ErrorCode::timeout, fmt::format("send: no acknowledgement within {} ms",
+                                                                              options_.send_timeout.count())),
+                                       {}});
+  } else if (results.size() != count) {
+    results.assign(count, AppendResult{Status(ErrorCode::internal, fmt::format("engine returned {} results for {} messages",
+                                                                               results.size(), count)),
+                                       {}});
+  }
+  complete(state.batch, std::move(results));
 }
 
 void ProducerImpl::complete(std::vector<Pending>& batch, std::vector<AppendResult>&& results) {
@@ -202,15 +260,15 @@ void ProducerImpl::complete(std::vector<Pending>& batch, std::vector<AppendResul
     }
   }
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(signals_->mutex);
     unfinished_ -= batch.size();
   }
   drained_.notify_all();
 }
 
 bool ProducerImpl::flush(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  queued_.notify_one();
+  std::unique_lock lock(signals_->mutex);
+  signals_->wake_sender.notify_one();
   const auto done = [&] { return unfinished_ == 0; };
   if (timeout == std::chrono::milliseconds::max()) {
     drained_.wait(lock, done);
@@ -222,9 +280,9 @@ bool ProducerImpl::flush(std::chrono::milliseconds timeout) {
 void ProducerImpl::close() {
   if (closed_.exchange(true)) return;
   {
-    std::unique_lock lock(mutex_);
+    std::unique_lock lock(signals_->mutex);
     stopping_ = true;
-    queued_.notify_one();
+    signals_->wake_sender.notify_one();
     if (!drained_.wait_for(lock, options_.close_timeout, [&] { return unfinished_ == 0; })) {
       log(LogLevel::warning, "producer close: {} sends still unacknowledged after {} ms", unfinished_,
           options_.close_timeout.count());

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -44,9 +45,29 @@ class ProducerImpl {
   // Sets id, timestamp (`now` when unset) and trace headers of a validated message.
   Envelope fill_in(Message message, TimePoint due, TimePoint now, const TraceInjector& trace) const;
   void check_open() const;
+  // The sender's state shared with engine callbacks, which may run after an expired
+  // batch was given up (and even after this producer is gone): they only touch this.
+  struct Signals {
+    std::mutex mutex;                 // guards everything the sender shares (below too)
+    std::condition_variable wake_sender;  // new work, an answer, closing
+  };
+  // A batch handed to the engine by send_async's sender and not yet reported.
+  struct InFlight {
+    std::vector<Pending> batch;
+    TimePoint deadline;                   // send_timeout after the hand-over
+    bool answered = false;                // by the engine, or given up at the deadline
+    std::vector<AppendResult> results;    // empty when given up
+    // Adds the batch to the produced counters (null: all failed); empty without metrics.
+    std::function<void(const std::vector<AppendResult>*)> count_produced;
+  };
+
   // Appends and waits for the results (up to send_timeout).
   std::vector<AppendResult> append_and_wait(std::vector<Envelope> batch);
   void sender_loop();
+  // Hands a batch cut from queue_ to the engine; called without the lock.
+  void hand_over(const std::shared_ptr<InFlight>& state);
+  // Counts and reports an answered (or given-up) batch; called without the lock.
+  void finish(InFlight& state);
   void complete(std::vector<Pending>& batch, std::vector<AppendResult>&& results);
 
   const std::shared_ptr<Engine> engine_;
@@ -54,10 +75,12 @@ class ProducerImpl {
   const bool core_delay_;
 
   std::atomic<bool> closed_{false};
-  std::mutex mutex_;
-  std::condition_variable queued_;   // the sender waits for work
+  const std::shared_ptr<Signals> signals_ = std::make_shared<Signals>();
   std::condition_variable drained_;  // flush/close wait for unfinished_ == 0
   std::deque<Pending> queue_;  // batches are cut from the front
+  // Batches the engine has, oldest first; reported in this order, so that callbacks run
+  // on the sender thread in send order. At most max_batches_in_flight.
+  std::deque<std::shared_ptr<InFlight>> in_flight_;
   std::size_t queued_bytes_ = 0;
   std::size_t unfinished_ = 0;  // send_async calls without their callback yet
   bool stopping_ = false;

@@ -106,6 +106,9 @@ int consume(const Globals& globals, const ConsumeArgs& args) {
             << ")\n";
   {
     std::unique_lock lock(progress.mutex);
+    // Idle time counts from here: joining a group can take seconds (Kafka holds a new
+    // group's first assignment for group.initial.rebalance.delay.ms).
+    if (progress.printed == 0) progress.last = std::chrono::steady_clock::now();
     while (!interrupted && !(args.max > 0 && progress.printed >= args.max)) {
       const auto now = std::chrono::steady_clock::now();
       if (idle_limit != std::chrono::milliseconds::max() && now - progress.last >= idle_limit) break;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <set>
 
 #include "core/logging.hpp"
 #include "mq/names.hpp"
@@ -104,6 +105,13 @@ void KafkaSubscription::set_positions(rd_kafka_topic_partition_list_t* partition
   }
   if (start_ != StartPosition::latest && !remembered) return;  // the committed offsets, as they are
   if (rd_kafka_committed(consumer_.get(), partitions, metadata_timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  // A topic the group has committed on before is not new to the group: its partitions
+  // without a commit (no message yet when the group read it, e.g. a replayed dead letter
+  // landing in another partition) start at their beginning, not at "latest".
+  std::set<std::string> consumed_before;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    if (partitions->elems[i].offset >= 0) consumed_before.insert(partitions->elems[i].topic);
+  }
   PartitionList commits(rd_kafka_topic_partition_list_new(partitions->cnt));
   for (int i = 0; i < partitions->cnt; ++i) {
     auto& entry = partitions->elems[i];
@@ -124,7 +132,7 @@ void KafkaSubscription::set_positions(rd_kafka_topic_partition_list_t* partition
       entry.offset = RD_KAFKA_OFFSET_INVALID;  // librdkafka resolves "latest" itself
       continue;
     }
-    entry.offset = topics_at_join_.count(entry.topic) ? high : low;
+    entry.offset = topics_at_join_.count(entry.topic) && !consumed_before.count(entry.topic) ? high : low;
     rd_kafka_topic_partition_list_add(commits.get(), entry.topic, entry.partition)->offset = entry.offset;
   }
   if (commits->cnt > 0) rd_kafka_commit(consumer_.get(), commits.get(), 0);

@@ -141,7 +141,9 @@ json Console::dead_letters(const std::string& group, std::size_t limit) {
 json Console::all_dead_letters(std::size_t limit) {
   json groups = json::array();
   for (const auto& topic : admin_.list_topics(true)) {
-    if (topic.name.rfind(dead_letter_prefix, 0) != 0 || topic.messages == 0) continue;
+    // Not filtered by topic.messages: some engines' counts are approximate and late
+    // (RabbitMQ's stream statistics), and a dead-letter topic is read anyway.
+    if (topic.name.rfind(dead_letter_prefix, 0) != 0) continue;
     auto entry = dead_letters(topic.name.substr(dead_letter_prefix.size()), limit);
     if (!entry["dead_letters"].empty()) groups.push_back(std::move(entry));
   }
