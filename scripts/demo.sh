@@ -13,5 +13,11 @@ cd "$(dirname "$0")/.."
 # ccache hits across clones in different directories (CI clones afresh each run).
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target shop_demo >/dev/null
+targets=(shop_demo)
+# --engine kafka runs on librdkafka's mock cluster: build it when the Kafka engine is built.
+if ninja -C build/release -t targets all 2>/dev/null | grep -q '^mq_kafka_mock:'; then
+  targets+=(mq_kafka_mock)
+  export MQ_KAFKA_MOCK=${MQ_KAFKA_MOCK:-$PWD/build/release/tools/kafka-mock/mq_kafka_mock}
+fi
+cmake --build --preset release -j "$(nproc)" --target "${targets[@]}" >/dev/null
 exec ./build/release/examples/shop/shop_demo "$@"
