@@ -50,13 +50,28 @@ bool PartitionReader::open_segment() {
   cursor_.emplace(file_.fd(), path, start.position);
   batch_offset_ = start.offset;
   segment_base_ = base;
+  later_segment_ = after != bases.end() ? *after : -1;
   return true;
 }
 
 bool PartitionReader::follow_roll() {
   if (next_offset_ == segment_base_) return false;
   const std::string next = segment_path(directory_, next_offset_, log_extension);
-  if (::access(next.c_str(), F_OK) != 0) return false;
+  if (::access(next.c_str(), F_OK) != 0) {
+    // No segment starts where this one ends, yet a later one exists: the records between
+    // are gone (a lost or deleted file). Without this check the reader would wait at
+    // this offset forever, as if it were the end of the log. Listed again only when the
+    // listing at open saw a later segment: the usual case here is the tail of the last.
+    if (later_segment_ < 0) return false;
+    const auto bases = segments_of(directory_);
+    const auto later = std::upper_bound(bases.begin(), bases.end(), next_offset_);
+    if (later != bases.end() && !std::binary_search(bases.begin(), bases.end(), next_offset_)) {
+      throw Error(ErrorCode::corruption, fmt::format("{}: {} ends at offset {} but the next segment starts at {}",
+                                                     damage_name(Damage::missing_segment), cursor_->path(),
+                                                     next_offset_, *later));
+    }
+    return false;
+  }
   file_.reset();
   cursor_.reset();
   return open_segment();
@@ -76,7 +91,9 @@ std::size_t PartitionReader::read(std::size_t max, std::vector<DecodedRecord>& o
     if (batch.check != BatchCheck::ok) {
       if (batch.available == 0 && follow_roll()) continue;
       const Damage damage = classify(batch, file_.fd(), cursor_->path());
-      if (is_tail_damage(damage)) break;  // not yet visible (see the class comment)
+      // Not yet visible (see the class comment) — unless a later segment existed when
+      // this one was opened: a sealed segment is complete, so its torn tail is damage.
+      if (is_tail_damage(damage) && later_segment_ < 0) break;
       throw Error(ErrorCode::corruption, fmt::format("{} in {} at byte {} while reading offset {}",
                                                      damage_name(damage), cursor_->path(), batch.position,
                                                      next_offset_));

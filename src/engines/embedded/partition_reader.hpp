@@ -39,6 +39,7 @@ class PartitionReader {
   std::string directory_;
   std::int64_t next_offset_;
   std::int64_t segment_base_ = -1;
+  std::int64_t later_segment_ = -1;  // base of the segment after the open one at open, or -1
   // The base_offset the cursor's next batch must have: offsets are contiguous (FORMAT.md
   // section 3), and recovery checks sealed segments only from their last index entry,
   // so a CRC-valid batch out of sequence before it is caught here, not handed out.
