@@ -2,10 +2,12 @@
 // partitioning, admin and lag, members sharing a group, durability across reopen.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <set>
 
 #include "core/engine.hpp"
 #include "core/partitioner.hpp"
+#include "engines/embedded/format.hpp"
 #include "test_support.hpp"
 
 namespace mq::engines::embedded {
@@ -175,6 +177,43 @@ TEST(EngineTest, AcknowledgedMessagesAndOffsetsSurviveReopen) {
   EXPECT_EQ(drain(*subscription, 7).size(), 7u);
   EXPECT_TRUE(subscription->poll(10, 200ms).empty());
   subscription->close();
+}
+
+// FORMAT.md section 5: a group's version 1 offset file (an older build's) is read, migrated
+// to version 2 when its partition is claimed, and from then on rewritten in place — the
+// same inode, no temporary files — while the offsets keep counting.
+TEST(EngineTest, OffsetFilesOfAnOlderBuildAreReadAndMigratedThenRewrittenInPlace) {
+  TempDir dir;
+  auto engine = open_engine(dir.path());
+  engine->create_topic("legacy", TopicOptions{.partitions = 1});
+  send(*engine, "legacy", 10);
+  const std::string offsets = dir.path() + "/groups/g/offsets/legacy";
+  std::filesystem::create_directories(offsets);
+  test::write_bytes(offsets + "/0", encode_offset_file_v1(4));
+  {
+    auto subscription = engine->subscribe(core::SubscriptionSpec{"g", {"legacy"}, StartPosition::earliest});
+    const auto records = drain(*subscription, 6);
+    ASSERT_EQ(records.size(), 6u);
+    EXPECT_EQ(records.front().message.offset, 4) << "the version 1 offset was honoured";
+    EXPECT_TRUE(subscription->poll(10, 100ms).empty());
+    subscription->close();
+  }
+  auto contents = decode_offset_file(test::read_bytes(offsets + "/0"), "f");
+  EXPECT_EQ(contents.version, 2);
+  EXPECT_EQ(contents.offset, 10);
+  const auto migrated_inode = test::inode_of(offsets + "/0");
+  for (int round = 1; round <= 3; ++round) {
+    send(*engine, "legacy", 5);
+    auto subscription = engine->subscribe(core::SubscriptionSpec{"g", {"legacy"}, StartPosition::earliest});
+    ASSERT_EQ(drain(*subscription, 5).size(), 5u);
+    subscription->close();
+    contents = decode_offset_file(test::read_bytes(offsets + "/0"), "f");
+    EXPECT_EQ(contents.offset, 10 + 5 * round);
+    EXPECT_EQ(test::inode_of(offsets + "/0"), migrated_inode) << "a commit rewrites the file in place";
+  }
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(offsets), std::filesystem::directory_iterator{}), 1)
+      << "no temporary files";
+  EXPECT_EQ(engine->describe_group("g").total_lag(), 0);
 }
 
 TEST(EngineTest, UrlOptionsAreChecked) {

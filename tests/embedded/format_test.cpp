@@ -5,6 +5,7 @@
 
 #include "engines/embedded/crc32c.hpp"
 #include "engines/embedded/format.hpp"
+#include "mq/error.hpp"
 
 namespace mq::engines::embedded {
 namespace {
@@ -127,6 +128,67 @@ TEST(FormatTest, IndexBuilderIndexesEvery4KiB) {
   for (const auto& entry : index) encode_index_entry(encoded, entry);
   encoded += "abc";  // a torn trailing entry is ignored
   EXPECT_EQ(decode_index(encoded), index);
+}
+
+// FORMAT.md section 5, version 2: the valid slot with the higher sequence wins; a torn
+// slot (a crash or a reader racing the owner's pwrite) falls back to the other one.
+TEST(OffsetFileTest, NewerValidSlotWinsAndATornSlotFallsBackToTheOther) {
+  std::string file = encode_offset_file(42);
+  ASSERT_EQ(file.size(), offset_file_size);
+  auto contents = decode_offset_file(file, "f");
+  EXPECT_EQ(contents.offset, 42);
+  EXPECT_EQ(contents.sequence, 1u);
+  EXPECT_EQ(contents.version, 2);
+  for (std::uint64_t sequence = 2; sequence <= 5; ++sequence) {
+    file.replace(offset_slot_position(sequence), offset_slot_size,
+                 encode_offset_slot(sequence, 40 + static_cast<std::int64_t>(sequence)));
+    contents = decode_offset_file(file, "f");
+    EXPECT_EQ(contents.sequence, sequence);
+    EXPECT_EQ(contents.offset, 40 + static_cast<std::int64_t>(sequence));
+  }
+  // Sequence 6 torn halfway through its slot (where 4 was): 5 still wins.
+  std::string torn = file;
+  torn.replace(offset_slot_position(6), 12, encode_offset_slot(6, 46).substr(0, 12));
+  EXPECT_EQ(decode_offset_file(torn, "f").offset, 45);
+  // A slot copied into the other slot's place is not believed.
+  std::string misplaced = file;
+  misplaced.replace(offset_slot_position(4), offset_slot_size, encode_offset_slot(7, 99));
+  EXPECT_EQ(decode_offset_file(misplaced, "f").offset, 45);
+  // Both slots damaged: a clear error naming the file.
+  std::string broken = file;
+  broken[offset_slot_position(4) + 3] ^= 1;
+  broken[offset_slot_position(5) + 3] ^= 1;
+  try {
+    decode_offset_file(broken, "groups/g/offsets/t/0");
+    FAIL() << "no valid slot must not decode";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::corruption);
+    EXPECT_NE(std::string(error.what()).find("groups/g/offsets/t/0: no valid slot"), std::string::npos) << error.what();
+  }
+}
+
+TEST(OffsetFileTest, VersionOneStillDecodesAndAnUnknownVersionIsAClearError) {
+  const std::string v1 = encode_offset_file_v1(1234);
+  ASSERT_EQ(v1.size(), offset_file_v1_size);
+  const auto contents = decode_offset_file(v1, "f");
+  EXPECT_EQ(contents.offset, 1234);
+  EXPECT_EQ(contents.version, 1);
+  std::string future = encode_offset_file(7);
+  future[4] = 3;
+  try {
+    decode_offset_file(future, "groups/g/offsets/t/0");
+    FAIL() << "version 3 must be refused";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::corruption);
+    EXPECT_NE(std::string(error.what()).find("unsupported_version 3 of offset file groups/g/offsets/t/0"),
+              std::string::npos)
+        << error.what();
+  }
+  std::string bad_v1 = v1;
+  bad_v1[9] ^= 1;
+  EXPECT_THROW(decode_offset_file(bad_v1, "f"), Error);
+  EXPECT_THROW(decode_offset_file(encode_offset_file(7).substr(0, 63), "f"), Error);
+  EXPECT_THROW(decode_offset_file("MQO", "f"), Error);
 }
 
 }  // namespace

@@ -36,6 +36,8 @@ std::int64_t append_values(PartitionLog& log, const std::string& prefix, int cou
 std::vector<DecodedRecord> read_all(const std::string& directory, std::int64_t offset = 0);
 std::string read_bytes(const std::string& path);
 void write_bytes(const std::string& path, const std::string& bytes);
+// The inode number of `path` (a file rewritten in place keeps it; a rename changes it).
+std::uint64_t inode_of(const std::string& path);
 
 // Collects mq's log messages while alive.
 class LogCapture {

@@ -103,7 +103,15 @@ int main(int argc, char** argv) {
   encode_time_index_entry(time_index, {1'700'000'000'000'000'000, 0});
   encode_time_index_entry(time_index, {1'700'000'000'100'000'000, 7});
   put(root / "stores", "timeindex", 1, time_index);
+  put(root / "stores", "offset-v1", 2, encode_offset_file_v1(42));
   put(root / "stores", "offset", 2, encode_offset_file(42));
+  // Both slots valid, the newer in slot 0; and a torn newer slot (the older one wins).
+  std::string both = encode_offset_file(42, 7);
+  both.replace(offset_slot_position(8), offset_slot_size, encode_offset_slot(8, 43));
+  put(root / "stores", "offset-two-slots", 2, both);
+  std::string torn_slot = both;
+  torn_slot[offset_slot_position(8) + 9] ^= 0x01;
+  put(root / "stores", "offset-torn-slot", 2, torn_slot);
   std::string journal;
   encode_journal_entry(journal, {journal_intent, 3, 100});
   encode_journal_entry(journal, {journal_done, 3, 100});

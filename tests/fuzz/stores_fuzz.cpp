@@ -1,11 +1,12 @@
 // fuzz.embedded.stores: arbitrary bytes as the small binary files a process reads on
 // open: .index and .timeindex (docs/FORMAT.md section 4, with seek_point), a group's
-// offset file (section 5) and the delay journal (section 6).
+// offset file (section 5, versions 1 and 2) and the delay journal (section 6).
 //
 // Input: byte 0 chooses the decoder (modulo 4), the rest is the file.
 // Properties beyond "no crash, no sanitizer report": only Error(corruption) is thrown;
 // what decodes re-encodes to the same values; seek_point stays inside the index.
 #include <cstdlib>
+#include <limits>
 #include <string>
 
 #include "engines/embedded/format.hpp"
@@ -39,9 +40,29 @@ void time_index_file(std::string_view bytes) {
 }
 
 void offset_file(std::string_view bytes) {
-  // Reserved bytes need not be zero for the file to decode, so compare values.
-  const auto offset = decode_offset_file(bytes, "offsets/t/0");
-  require(decode_offset_file(encode_offset_file(offset), "copy") == offset);
+  // Reserved bytes and the losing slot need not be anything in particular for the file
+  // to decode, so compare values: the winning slot re-encodes to the same offset and
+  // sequence (version 1: the offset, re-encoded as version 1 and as its migration).
+  const auto contents = decode_offset_file(bytes, "offsets/t/0");
+  require(contents.version == 1 || contents.version == 2);
+  if (contents.version == 1) {
+    require(contents.sequence == 0);
+    require(decode_offset_file(encode_offset_file_v1(contents.offset), "copy").offset == contents.offset);
+    require(decode_offset_file(encode_offset_file(contents.offset), "migrated").offset == contents.offset);
+    return;
+  }
+  require(contents.sequence != 0);
+  const auto copy = decode_offset_file(encode_offset_file(contents.offset, contents.sequence), "copy");
+  require(copy.offset == contents.offset && copy.sequence == contents.sequence);
+  // The next in-place write wins over whatever the other slot holds (a sequence at its
+  // maximum has no next: 2^64 commits).
+  if (contents.sequence == std::numeric_limits<std::uint64_t>::max()) return;
+  std::string next(bytes);
+  const std::int64_t other = contents.offset ^ 1;
+  next.replace(offset_slot_position(contents.sequence + 1), offset_slot_size,
+               encode_offset_slot(contents.sequence + 1, other));
+  const auto after = decode_offset_file(next, "next");
+  require(after.sequence == contents.sequence + 1 && after.offset == other);
 }
 
 void journal_file(std::string_view bytes) {

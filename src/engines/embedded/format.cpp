@@ -173,7 +173,7 @@ BatchCheck check_batch(std::string_view bytes, BatchHeader& header) noexcept {
   header.base_offset = get<std::int64_t>(data + 16);
   header.count = get<std::uint32_t>(data + 24);
   header.first_timestamp = get<std::int64_t>(data + 32);
-  header.max_timestamp = get<std::int64_t>(data + 40);
+  header.max_timestamp = get<std::int64_t>(data + batch_max_timestamp_at);
   if (crc32c(data + 8, header.total_size() - 8) != header.crc) return BatchCheck::bad_checksum;
   if (header.version != batch_version) return BatchCheck::unsupported_version;
   return BatchCheck::ok;
@@ -271,32 +271,80 @@ void IndexBuilder::add_batch(std::uint64_t position, std::uint32_t relative_offs
 namespace {
 // FORMAT.md section 5. Persistent format: never change.
 constexpr char offset_magic[4] = {'M', 'Q', 'O', 'F'};
-constexpr std::uint8_t offset_version = 1;
-constexpr std::size_t offset_file_size = 20;
+constexpr std::uint8_t offset_version_1 = 1;
+constexpr std::uint8_t offset_version_2 = 2;
+constexpr std::size_t offset_header_size = 16;
 
 std::uint32_t journal_entry_crc(std::string_view entry) {
   return crc32c_extend(crc32c(entry.data(), 4), entry.data() + 8, 16);
 }
+
+[[noreturn]] void bad_offset_file(std::string_view path, std::string_view why) {
+  throw Error(ErrorCode::corruption, fmt::format("bad offset file {}: {} (docs/FORMAT.md section 5)", path, why));
+}
+
+// A slot is valid when its CRC matches, its sequence is not 0 and it sits where its
+// sequence puts it (so a slot copied to the wrong place is not believed).
+std::optional<OffsetFileContents> decode_offset_slot(std::string_view file, std::size_t index) {
+  const char* slot = file.data() + offset_header_size + index * offset_slot_size;
+  const auto sequence = get<std::uint64_t>(slot);
+  if (sequence == 0 || sequence % 2 != index || crc32c(slot, 16) != get<std::uint32_t>(slot + 16)) {
+    return std::nullopt;
+  }
+  return OffsetFileContents{get<std::int64_t>(slot + 8), sequence, offset_version_2};
+}
 }  // namespace
 
-std::string encode_offset_file(std::int64_t offset) {
+std::string encode_offset_file(std::int64_t offset, std::uint64_t sequence) {
   std::string bytes(offset_file_size, '\0');
   std::copy(std::begin(offset_magic), std::end(offset_magic), bytes.begin());
-  bytes[4] = static_cast<char>(offset_version);
+  bytes[4] = static_cast<char>(offset_version_2);
+  store_le(bytes.data() + 8, crc32c(bytes.data(), 8));
+  bytes.replace(offset_slot_position(sequence), offset_slot_size, encode_offset_slot(sequence, offset));
+  return bytes;
+}
+
+std::string encode_offset_file_v1(std::int64_t offset) {
+  std::string bytes(offset_file_v1_size, '\0');
+  std::copy(std::begin(offset_magic), std::end(offset_magic), bytes.begin());
+  bytes[4] = static_cast<char>(offset_version_1);
   store_le(bytes.data() + 8, offset);
   store_le(bytes.data() + 16, crc32c(bytes.data(), 16));
   return bytes;
 }
 
-std::int64_t decode_offset_file(std::string_view bytes, std::string_view path) {
-  if (bytes.size() != offset_file_size || !bytes.starts_with(std::string_view(offset_magic, sizeof offset_magic)) ||
-      crc32c(bytes.data(), 16) != get<std::uint32_t>(bytes.data() + 16)) {
-    throw Error(ErrorCode::corruption, fmt::format("bad offset file {} (docs/FORMAT.md section 5)", path));
+std::string encode_offset_slot(std::uint64_t sequence, std::int64_t offset) {
+  std::string slot(offset_slot_size, '\0');
+  store_le(slot.data(), sequence);
+  store_le(slot.data() + 8, offset);
+  store_le(slot.data() + 16, crc32c(slot.data(), 16));
+  return slot;
+}
+
+OffsetFileContents decode_offset_file(std::string_view bytes, std::string_view path) {
+  // magic and version keep their places in every version: read them first.
+  if (bytes.size() < 8 || !bytes.starts_with(std::string_view(offset_magic, sizeof offset_magic))) {
+    bad_offset_file(path, "bad magic");
   }
-  if (bytes[4] != static_cast<char>(offset_version)) {
-    throw Error(ErrorCode::corruption, fmt::format("unsupported_version of offset file {}", path));
+  const auto version = static_cast<std::uint8_t>(bytes[4]);
+  if (version == offset_version_1) {
+    if (bytes.size() != offset_file_v1_size || crc32c(bytes.data(), 16) != get<std::uint32_t>(bytes.data() + 16)) {
+      bad_offset_file(path, "bad version 1 file");
+    }
+    return OffsetFileContents{get<std::int64_t>(bytes.data() + 8), 0, offset_version_1};
   }
-  return get<std::int64_t>(bytes.data() + 8);
+  if (version != offset_version_2) {
+    throw Error(ErrorCode::corruption,
+                fmt::format("unsupported_version {} of offset file {} (this build reads 1 and 2)", version, path));
+  }
+  if (bytes.size() != offset_file_size) bad_offset_file(path, fmt::format("size {} is not 64", bytes.size()));
+  if (crc32c(bytes.data(), 8) != get<std::uint32_t>(bytes.data() + 8)) bad_offset_file(path, "bad header CRC");
+  const auto first = decode_offset_slot(bytes, 0);
+  const auto second = decode_offset_slot(bytes, 1);
+  if (!first && !second) bad_offset_file(path, "no valid slot");
+  if (!first) return *second;
+  if (!second) return *first;
+  return first->sequence > second->sequence ? *first : *second;
 }
 
 void encode_journal_entry(std::string& out, const JournalEntry& entry) {

@@ -26,6 +26,7 @@ inline constexpr int format_version = 2;
 inline constexpr char batch_magic[4] = {'M', 'Q', 'L', 'B'};
 inline constexpr std::size_t batch_prefix_size = 12;   // magic, crc, length
 inline constexpr std::size_t batch_header_size = 48;
+inline constexpr std::size_t batch_max_timestamp_at = 40;
 inline constexpr std::uint32_t min_batch_length = batch_header_size - batch_prefix_size;
 inline constexpr std::uint32_t max_batch_length = 256u << 20;
 inline constexpr std::uint8_t batch_version = 1;
@@ -140,10 +141,30 @@ class IndexBuilder {
   std::optional<std::int64_t> max_timestamp_;
 };
 
-// FORMAT.md section 5: a group's committed-offset file (20 bytes).
-std::string encode_offset_file(std::int64_t offset);
-// Throws Error(corruption) naming `path` when the bytes are not a valid offset file.
-std::int64_t decode_offset_file(std::string_view bytes, std::string_view path);
+// FORMAT.md section 5: a group's committed-offset file. Version 2 (written): a header and
+// two slots rewritten in place, the valid slot with the higher sequence wins. Version 1
+// (read, then migrated by the owner): 20 bytes replaced as a whole.
+// Persistent format: never change.
+inline constexpr std::size_t offset_file_size = 64;     // version 2
+inline constexpr std::size_t offset_file_v1_size = 20;
+inline constexpr std::size_t offset_slot_size = 24;
+struct OffsetFileContents {
+  std::int64_t offset = 0;
+  std::uint64_t sequence = 0;  // of the winning slot (version 1: 0)
+  int version = 2;
+};
+// A new version 2 file whose only valid slot holds `offset` with `sequence`.
+std::string encode_offset_file(std::int64_t offset, std::uint64_t sequence = 1);
+// Version 1 (tests and seeds only: the migration's input).
+std::string encode_offset_file_v1(std::int64_t offset);
+// The slot bytes for `sequence` (>= 1) and where they go: byte 16 + 24 * (sequence % 2).
+std::string encode_offset_slot(std::uint64_t sequence, std::int64_t offset);
+inline constexpr std::size_t offset_slot_position(std::uint64_t sequence) {
+  return 16 + offset_slot_size * static_cast<std::size_t>(sequence % 2);
+}
+// Throws Error(corruption) naming `path` when the bytes are not a valid offset file of a
+// known version (an unknown version says unsupported_version).
+OffsetFileContents decode_offset_file(std::string_view bytes, std::string_view path);
 
 // FORMAT.md section 6: the delay mover's journal. Persistent format: never change.
 inline constexpr std::uint8_t journal_intent = 1;

@@ -3,7 +3,7 @@
 // A member is alive while it holds the flock on its members/ file, and owns a partition
 // while it holds the flock on that partition's claims/ file; the kernel drops both when
 // the process dies, even by SIGKILL, so nothing needs a heartbeat. Committed offsets are
-// replaced atomically (temporary file + rename). Thread-compatible.
+// rewritten in place by their partition's owner (OffsetFile). Thread-compatible.
 #pragma once
 
 #include <cstdint>
@@ -27,11 +27,38 @@ struct GroupPaths {
 
 // The committed offset of a partition's lane (priority 0: the partition itself), or
 // nullopt if the group never committed one. Throws Error(corruption) for a damaged
-// offset file.
+// offset file. Any process may call it at any time (no lock): see OffsetFile.
 std::optional<std::int64_t> read_committed(const GroupPaths& paths, const std::string& topic, int partition,
                                            int priority = 0);
-void write_committed(const GroupPaths& paths, const std::string& topic, int partition, std::int64_t offset,
-                     bool durable, int priority = 0);
+
+// One lane's committed-offset file, held open by the member that owns the partition
+// (holds its claim), the only writer of the file. A commit rewrites one slot in place
+// with pwrite (FORMAT.md section 5): no new inode, no rename, one fdatasync when
+// durable. A version 1 file is migrated (atomic replace) when opened. Readers without
+// the claim see the old or the new value: a slot torn by a crash or caught mid-write
+// fails its CRC and the other slot wins. Thread-compatible: the subscription calls it
+// under its commit mutex.
+class OffsetFile {
+ public:
+  // Opens the file if it exists (migrating version 1 with `durable`); throws
+  // Error(corruption) for a damaged one.
+  OffsetFile(const GroupPaths& paths, const std::string& topic, int partition, int priority, bool durable);
+  OffsetFile(const OffsetFile&) = delete;
+  OffsetFile& operator=(const OffsetFile&) = delete;
+  // The offset read at construction or last written; nullopt if none yet.
+  std::optional<std::int64_t> committed() const { return committed_; }
+  // Creates the file (atomic replace) the first time, then rewrites the older slot.
+  void write(std::int64_t offset);
+
+ private:
+  void create(std::int64_t offset);
+  std::string directory_;
+  std::string path_;
+  bool durable_;
+  File file_;                   // open once the file exists in version 2
+  std::uint64_t sequence_ = 0;  // of the newest slot
+  std::optional<std::int64_t> committed_;
+};
 struct CommittedOffset {
   std::string topic;
   int partition = 0;

@@ -100,16 +100,17 @@ bool EmbeddedSubscription::Owned::all_committed_on_disk() const {
 void EmbeddedSubscription::open_lane(const TopicPartition& partition, Owned& owned, int priority, bool fresh_group,
                                      bool from_start) {
   const std::string directory = paths_.dir.lane(partition.first, partition.second, priority);
-  auto position = read_committed(paths_, partition.first, partition.second, priority);
+  auto offsets = std::make_shared<OffsetFile>(paths_, partition.first, partition.second, priority, durable_commits_);
+  auto position = offsets->committed();
   if (!position) {
     // Fix the start for the whole group: a later owner must not pick another "latest".
     const auto bounds = read_log_bounds(directory);
     position = (fresh_group && !from_start) ? bounds.end : bounds.start;
-    write_committed(paths_, partition.first, partition.second, *position, durable_commits_, priority);
+    offsets->write(*position);
   }
   const int watch = ::inotify_add_watch(inotify_.fd(), directory.c_str(), data_events());
   owned.lanes.emplace(priority, Lane{core::OffsetFrontier(*position), PartitionReader(directory, *position),
-                                     *position, watch});
+                                     std::move(offsets), *position, watch});
 }
 
 void EmbeddedSubscription::claim(const TopicPartition& partition) {
@@ -170,6 +171,7 @@ void EmbeddedSubscription::flush() {
     TopicPartition partition;
     int priority;
     std::int64_t offset;
+    std::shared_ptr<OffsetFile> file;
   };
   std::vector<Write> writes;
   std::vector<TopicPartition> drained;
@@ -180,7 +182,7 @@ void EmbeddedSubscription::flush() {
     for (const auto& [partition, owned] : owned_) {
       for (const auto& [priority, lane] : owned.lanes) {
         if (lane.frontier.committed() > lane.committed_on_disk) {
-          writes.push_back(Write{partition, priority, lane.frontier.committed()});
+          writes.push_back(Write{partition, priority, lane.frontier.committed(), lane.offsets});
         }
       }
       if (owned.releasing && owned.outstanding() == 0) drained.push_back(partition);
@@ -188,10 +190,7 @@ void EmbeddedSubscription::flush() {
   }
   // Written outside mutex_ so that acks and polls go on meanwhile; commit_mutex_ keeps
   // the writes in order and a release after its partition's last write.
-  for (const auto& write : writes) {
-    write_committed(paths_, write.partition.first, write.partition.second, write.offset, durable_commits_,
-                    write.priority);
-  }
+  for (const auto& write : writes) write.file->write(write.offset);
   std::lock_guard lock(mutex_);
   for (const auto& write : writes) {
     auto it = owned_.find(write.partition);
@@ -367,8 +366,7 @@ void EmbeddedSubscription::close() {
     for (auto& [partition, owned] : owned_) {
       for (const auto& [priority, lane] : owned.lanes) {
         if (lane.frontier.committed() > lane.committed_on_disk) {
-          write_committed(paths_, partition.first, partition.second, lane.frontier.committed(), durable_commits_,
-                          priority);
+          lane.offsets->write(lane.frontier.committed());
         }
       }
     }

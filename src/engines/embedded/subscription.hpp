@@ -54,6 +54,8 @@ class EmbeddedSubscription final : public core::Subscription {
   struct Lane {
     core::OffsetFrontier frontier;
     PartitionReader reader;
+    // Shared so that flush() can write it outside mutex_ while close() may drop the lane.
+    std::shared_ptr<OffsetFile> offsets;
     std::int64_t committed_on_disk = 0;
     int watch = -1;  // inotify watch of the lane directory
   };
