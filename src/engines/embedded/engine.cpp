@@ -103,16 +103,23 @@ void EmbeddedEngine::append(std::vector<core::Envelope> batch, Acks acks, core::
   const bool durable = needs_sync(acks);
   const TimePoint now = Clock::now();
   // Envelopes by destination: (topic, partition, priority lane), or the delay store for
-  // future ones.
-  std::map<std::tuple<std::string, int, int>, std::vector<std::size_t>> by_partition;
+  // future ones. Topics are views of the batch's own strings (not copied per message).
+  std::map<std::tuple<std::string_view, int, int>, std::vector<std::size_t>> by_partition;
   std::vector<std::size_t> delayed;
+  // The previous message's topic and writer: a batch usually goes to one topic, so the
+  // lookup (a lock and a map search) is made once per topic run, not per message.
+  const std::string* writer_topic = nullptr;
+  std::shared_ptr<TopicWriter> writer;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Message& message = batch[i].message;
     results[i].receipt = Receipt{message.topic, -1, -1, message.id, {}, {}};
     try {
-      // Internal topics (dead letters, retries) are always created on demand.
-      const bool create = settings_.auto_create_topics || message.topic.starts_with(names::reserved_topic_prefix);
-      auto writer = topic_writer(message.topic, create);
+      if (!writer || *writer_topic != message.topic) {
+        // Internal topics (dead letters, retries) are always created on demand.
+        const bool create = settings_.auto_create_topics || message.topic.starts_with(names::reserved_topic_prefix);
+        writer = topic_writer(message.topic, create);
+        writer_topic = &message.topic;
+      }
       if (!writer) {
         results[i].status = Status(ErrorCode::not_found, fmt::format("topic '{}' does not exist "
                                                                      "(auto_create_topics is off)", message.topic));
@@ -145,7 +152,7 @@ void EmbeddedEngine::append(std::vector<core::Envelope> batch, Acks acks, core::
     std::vector<RecordInput> records;
     for (auto i : indexes) records.push_back(RecordInput{&batch[i].message, nullptr, std::nullopt});
     const auto& [topic, partition, priority] = destination;
-    const auto outcome = append_to_partition(topic, partition, priority, records, durable);
+    const auto outcome = append_to_partition(std::string(topic), partition, priority, records, durable);
     for (std::size_t n = 0; n < indexes.size(); ++n) {
       auto& result = results[indexes[n]];
       result.status = outcome.status;

@@ -183,10 +183,24 @@ void decode_records(std::string_view batch, const BatchHeader& header, std::vect
                     std::string_view where) {
   if (header.is_gap()) return;
   RecordParser parser(batch.substr(batch_header_size, header.total_size() - batch_header_size), where);
+  // `count` is only CRC-checked, not trusted: reserve no more than the bytes can hold.
+  // Only into an empty vector, so a caller collecting many batches keeps geometric growth.
+  if (out.empty()) {
+    out.reserve(std::min<std::size_t>(header.count, (header.total_size() - batch_header_size) / record_fixed_size));
+  }
   for (std::uint32_t i = 0; i < header.count; ++i) {
     const auto length = parser.number<std::uint32_t>();
     const std::size_t end = parser.position() + length;
-    DecodedRecord record;
+    // Decoded in place: no temporary record moved into `out`. A record that fails to
+    // parse is taken back out before the error propagates.
+    DecodedRecord& record = out.emplace_back();
+    struct TakeBack {
+      std::vector<DecodedRecord>& out;
+      bool done = false;
+      ~TakeBack() {
+        if (!done) out.pop_back();
+      }
+    } take_back{out};
     // Version 1 numbers records 0, 1, 2, ...: anything else would hand out offsets
     // outside [base_offset, base_offset + count).
     if (parser.number<std::uint32_t>() != i) parser.fail("record offset_delta out of sequence");
@@ -221,7 +235,7 @@ void decode_records(std::string_view batch, const BatchHeader& header, std::vect
     }
     if (parser.position() != end) parser.fail("record length does not match its fields");
     message.offset = record.offset;
-    out.push_back(std::move(record));
+    take_back.done = true;
   }
   if (parser.position() != header.total_size() - batch_header_size) parser.fail("bytes after the last record");
 }

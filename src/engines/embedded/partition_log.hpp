@@ -90,6 +90,9 @@ class PartitionLog {
   IndexBuilder builder_;
   std::uint64_t written_sequence_ = 0;
   Status failure_;  // sticky after an fdatasync failure
+  // The bytes of the append being written: cleared, not freed, between appends, so a
+  // steady stream of batches encodes without reallocating.
+  std::string encode_buffer_;
 
   std::mutex sync_mutex_;  // never held while taking mutex_
   std::condition_variable synced_;

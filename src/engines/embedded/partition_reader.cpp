@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "engines/embedded/recovery.hpp"
 #include "mq/error.hpp"
@@ -27,6 +28,7 @@ std::vector<std::int64_t> segments_of(const std::string& directory) {
 void PartitionReader::seek(std::int64_t offset) {
   next_offset_ = offset;
   decoded_.clear();
+  decoded_next_ = 0;
   file_.reset();
   cursor_.reset();
   segment_base_ = -1;
@@ -80,10 +82,12 @@ bool PartitionReader::follow_roll() {
 std::size_t PartitionReader::read(std::size_t max, std::vector<DecodedRecord>& out) {
   std::size_t count = 0;
   while (count < max) {
-    if (!decoded_.empty()) {
-      out.push_back(std::move(decoded_.front()));
-      decoded_.pop_front();
-      ++count;
+    if (decoded_next_ < decoded_.size()) {
+      const std::size_t take = std::min(max - count, decoded_.size() - decoded_next_);
+      const auto first = decoded_.begin() + static_cast<std::ptrdiff_t>(decoded_next_);
+      out.insert(out.end(), std::make_move_iterator(first), std::make_move_iterator(first + static_cast<std::ptrdiff_t>(take)));
+      decoded_next_ += take;
+      count += take;
       continue;
     }
     if (!cursor_ && !open_segment()) break;
@@ -106,11 +110,16 @@ std::size_t PartitionReader::read(std::size_t max, std::vector<DecodedRecord>& o
     cursor_->advance(batch);
     batch_offset_ = batch.header.end_offset();
     if (batch.header.end_offset() <= next_offset_) continue;  // before the position
-    std::vector<DecodedRecord> records;
-    decode_records(batch.bytes, batch.header, records, cursor_->path());
-    for (auto& record : records) {
-      if (record.offset >= next_offset_) decoded_.push_back(std::move(record));
+    decoded_.clear();
+    decoded_next_ = 0;
+    try {
+      decode_records(batch.bytes, batch.header, decoded_, cursor_->path());
+    } catch (const Error&) {
+      decoded_.clear();  // none of a damaged batch's records is handed out
+      throw;
     }
+    // Records below the position (a seek into the middle of a batch) are skipped.
+    while (decoded_next_ < decoded_.size() && decoded_[decoded_next_].offset < next_offset_) ++decoded_next_;
     next_offset_ = batch.header.end_offset();  // also skips gap batches
   }
   return count;

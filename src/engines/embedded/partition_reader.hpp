@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,7 +45,11 @@ class PartitionReader {
   std::int64_t batch_offset_ = 0;
   File file_;
   std::optional<BatchCursor> cursor_;
-  std::deque<DecodedRecord> decoded_;  // of the last batch, not yet returned
+  // The last batch's records; those from decoded_next_ on are not returned yet. Reused
+  // batch after batch, so its capacity stays: no allocation per batch or per record
+  // beyond the records' own strings.
+  std::vector<DecodedRecord> decoded_;
+  std::size_t decoded_next_ = 0;
 };
 
 struct LogBounds {

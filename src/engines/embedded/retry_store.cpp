@@ -24,11 +24,15 @@ void RetryFiles::save(const std::string& group, const std::string& id, const Ent
 }
 
 std::optional<RetryFiles::Entry> RetryFiles::find(const std::string& group, const std::string& id) {
-  const auto name = DedupFiles::entry_name(id);
+  std::string name;
   {
     std::lock_guard lock(mutex_);
     auto& cache = groups_[group];
     refresh_locked(group, cache);
+    // The usual case on this per-delivery path: no retry pending in the group at all.
+    // Building the entry name (hex of the id) cost ~4% of consume CPU (perf, release).
+    if (cache.names.empty()) return std::nullopt;
+    name = DedupFiles::entry_name(id);
     if (!cache.names.count(name)) return std::nullopt;
   }
   const auto text = read_small_file(directory(group) + "/" + name);
