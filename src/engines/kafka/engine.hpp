@@ -108,6 +108,14 @@ class KafkaEngine final : public core::Engine, public std::enable_shared_from_th
   std::map<std::string, int> topics() { return cluster_topics(admin_.get(), settings_.connect_timeout); }
   // Live members of `group` in this process (subscription.cpp registers them).
   void member_joined(const std::string& group, int delta);
+  // Joins of mq's own groups (mq.scheduler, dead-letter readers) in this process that
+  // have not had their first assignment yet: a user group's subscribe waits for them
+  // too (subscription.cpp). Thread-safe.
+  void reserved_join_started() { reserved_joins_.fetch_add(1, std::memory_order_acq_rel); }
+  void reserved_join_done() { reserved_joins_.fetch_sub(1, std::memory_order_acq_rel); }
+  bool reserved_joins_pending() const { return reserved_joins_.load(std::memory_order_acquire) > 0; }
+  // ok when the topic exists (creating it when auto-create allows), else why not.
+  Status ensure_topic(const std::string& topic);
   // Records `group` in the group registry (groups.cpp) once per engine; never throws.
   void register_group(const std::string& group);
   // Calls `each` for every record of partition 0 of `topic` from offset `from` to the
@@ -123,8 +131,6 @@ class KafkaEngine final : public core::Engine, public std::enable_shared_from_th
 
  private:
   ProducerHandle& producer_for(Acks acks);
-  // ok when the topic exists (creating it when auto-create allows), else why not.
-  Status ensure_topic(const std::string& topic);
   // Waits until metadata shows `topic` with at least `partitions` (or, for 0, gone).
   bool wait_for_topic(const std::string& topic, int partitions, milliseconds timeout);
   // The mock cluster (librdkafka 2.0.2) has no CreateTopics/DeleteTopics: mq_kafka_mock
@@ -145,6 +151,7 @@ class KafkaEngine final : public core::Engine, public std::enable_shared_from_th
   std::map<std::string, int> members_;
   std::set<std::string> registered_groups_;
   std::shared_ptr<core::RetryStore> retries_;  // made by the first retry_store() call
+  std::atomic<int> reserved_joins_{0};
   std::atomic<bool> admin_api_missing_{false};
   std::atomic<bool> closed_{false};
 };

@@ -36,6 +36,18 @@ using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, ListDelet
 
 KafkaSubscription::KafkaSubscription(std::shared_ptr<KafkaEngine> engine, const core::SubscriptionSpec& spec)
     : engine_(std::move(engine)), group_(spec.group), filter_(spec.topics), start_(spec.start) {
+  const bool reserved = group_.starts_with(names::reserved_topic_prefix);
+  if (reserved) {
+    // mq's own topics (mq.delay, dead letters) are created on their first send. A member
+    // subscribed to one that does not exist yet gets an empty first assignment and only
+    // sees the topic at the next metadata refresh and rebalance (seconds later on the
+    // mock: C18's first delayed messages then came more than 1 s late). Creating it
+    // first puts its partitions into the first assignment; a failure here is left to
+    // that slower path.
+    for (const auto& entry : spec.topics) {
+      if (entry.find_first_of("*#") == std::string::npos) (void)engine_->ensure_topic(entry);
+    }
+  }
   if (start_ == StartPosition::latest) {
     for (const auto& [name, partitions] : engine_->topics()) topics_at_join_.insert(name);
   }
@@ -60,15 +72,30 @@ KafkaSubscription::KafkaSubscription(std::shared_ptr<KafkaEngine> engine, const 
   }
   engine_->register_group(group_);
   engine_->member_joined(group_, 1);
-  // mq's own groups (the delay scheduler, dead-letter readers) join in the background:
-  // the scheduler starts right before the consumer that needs it, so both joins overlap.
-  const bool wait = !group_.starts_with(names::reserved_topic_prefix);
+  if (reserved) {
+    // mq's own groups (the delay scheduler, dead-letter readers) join in the background,
+    // polled by their own thread: the scheduler starts right before the consumer that
+    // needs it, so both joins overlap. That consumer's subscribe waits for this join.
+    reserved_join_pending_ = true;
+    engine_->reserved_join_started();
+    return;
+  }
+  // Returns once this member has its first assignment AND every reserved join of this
+  // engine has had its own: a consumer whose subscribe returned while the delay
+  // scheduler still waited for mq.delay would let delays sent right after it come late
+  // (C18, under load). Both joins run at once, so this adds only their skew.
   const auto deadline = SteadyClock::now() + join_wait;
-  while (wait && !assigned_once_ && SteadyClock::now() < deadline) {
+  while ((!assigned_once_ || engine_->reserved_joins_pending()) && SteadyClock::now() < deadline) {
     // The rebalance callback runs inside this poll; records fetched once assigned are
     // kept for poll(), in order.
     if (rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_.get(), 20)) early_.push_back(message);
   }
+}
+
+void KafkaSubscription::end_reserved_join() {
+  if (!reserved_join_pending_) return;
+  reserved_join_pending_ = false;
+  engine_->reserved_join_done();
 }
 
 KafkaSubscription::~KafkaSubscription() { close(); }
@@ -153,6 +180,7 @@ void KafkaSubscription::assign(rd_kafka_topic_partition_list_t* partitions) {
   } else {
     rd_kafka_assign(consumer_.get(), partitions);
   }
+  end_reserved_join();  // positions set and fetching started
 }
 
 bool KafkaSubscription::drained(const rd_kafka_topic_partition_list_t* partitions) const {
@@ -357,6 +385,7 @@ void KafkaSubscription::close() {
     if (closed_ || closing_) return;
     closing_ = true;
   }
+  end_reserved_join();
   commit(true);
   finish_revoke(true);
   for (auto* message : early_) rd_kafka_message_destroy(message);

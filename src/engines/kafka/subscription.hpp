@@ -87,6 +87,8 @@ class KafkaSubscription final : public core::Subscription {
   // - a partition this member released before, with acks above what the group has
   //   committed (a commit refused during the rebalance): resumes after them and commits.
   void set_positions(rd_kafka_topic_partition_list_t* partitions);
+  // Ends this member's count in the engine's pending reserved joins, once.
+  void end_reserved_join();
   // Commits every advanced frontier (of `only`, when given). Takes mutex_.
   void commit(bool synchronous, const rd_kafka_topic_partition_list_t* only = nullptr);
   // Turns one fetched message into a record, or nullopt when it is not to be handed out.
@@ -103,6 +105,9 @@ class KafkaSubscription final : public core::Subscription {
   rd_kafka_queue_t* queue_ = nullptr;  // the consumer queue, for wakeup()
   bool cooperative_ = false;
   bool assigned_once_ = false;  // poll thread (and the constructor) only
+  // A reserved group's member counted in KafkaEngine::reserved_joins_ until its first
+  // assignment (or close, whichever comes first). Poll thread, constructor and close().
+  bool reserved_join_pending_ = false;
   // Fetched while the constructor waited for the first assignment; poll() hands them
   // out first. Poll thread only.
   std::deque<rd_kafka_message_t*> early_;
