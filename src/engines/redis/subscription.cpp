@@ -38,6 +38,7 @@ RedisSubscription::RedisSubscription(RedisEngine& engine, const core::Subscripti
       filter_(spec.topics),
       start_(spec.start),
       reader_(engine.settings().address) {
+  reader_.use_reply_arena();  // bulk reads; every reply is used before the next read
   auto connection = engine_.pool().acquire();
   const auto time = checked(engine_.settings().address, "TIME", connection->command(Args{"TIME"}));
   joined_ms_ = integer_of(time.element(0)) * 1000 + integer_of(time.element(1)) / 1000;
@@ -206,14 +207,27 @@ void RedisSubscription::read_new(std::size_t max, std::chrono::milliseconds bloc
     blocked_client_.store(0);
     return;
   }
-  Reply reply;
+  // The acks queued since the last flush ride along with the read: one round trip and
+  // one pooled connection fewer per poll. XACK is idempotent, so acks whose reply did
+  // not come are simply queued again.
+  auto acks = take_acks();
+  acks_sent_ = true;
+  Commands commands;
+  const std::size_t ack_commands = add_acks(commands, acks);
+  commands.add(read_command_);
+  Status failure;
+  std::vector<Reply> replies;
   try {
-    reply = reader_.command(read_command_);
+    replies = reader_.pipeline(commands, "XREADGROUP", failure);
   } catch (...) {
     blocked_client_.store(0);
+    requeue_acks(std::move(acks));
     throw;
   }
   blocked_client_.store(0);
+  if (replies.size() <= ack_commands) requeue_acks(std::move(acks));
+  if (!failure.ok()) throw Error(failure);
+  const Reply& reply = replies.back();
   if (reply.is_error()) {
     if (reply.text().starts_with("NOGROUP")) {
       // A stream lost its group (topic deleted, or data lost): join again.
@@ -262,7 +276,15 @@ void RedisSubscription::wait_woken(steady_clock::time_point until) {
 
 std::vector<core::Record> RedisSubscription::poll(std::size_t max, std::chrono::milliseconds timeout) {
   const auto deadline = steady_clock::now() + timeout;
-  flush_acks();
+  // Acks queued before this poll are sent during it: with a read (read_new), or else on
+  // their own as it returns.
+  acks_sent_ = false;
+  struct FlushUnlessSent {
+    RedisSubscription& self;
+    ~FlushUnlessSent() {
+      if (!self.acks_sent_) self.flush_acks();
+    }
+  } flush{*this};
   while (!closed_) {
     if (!buffer_.empty()) {
       try {
@@ -322,6 +344,34 @@ void RedisSubscription::ack(const core::Record& record) {
   flush_acks();
 }
 
+RedisSubscription::AckBatch RedisSubscription::take_acks() {
+  std::lock_guard lock(ack_mutex_);
+  AckBatch batch = std::move(pending_acks_);
+  pending_acks_.clear();
+  queued_acks_ = 0;
+  last_flush_ = steady_clock::now();
+  return batch;
+}
+
+void RedisSubscription::requeue_acks(AckBatch batch) {
+  std::lock_guard lock(ack_mutex_);
+  for (auto& [stream, ids] : batch) {
+    auto& queued = pending_acks_[stream];
+    queued.insert(queued.end(), std::make_move_iterator(ids.begin()), std::make_move_iterator(ids.end()));
+  }
+}
+
+std::size_t RedisSubscription::add_acks(Commands& commands, const AckBatch& batch) const {
+  for (const auto& [stream, ids] : batch) {
+    commands.begin(3 + ids.size());
+    commands.arg("XACK");
+    commands.arg(*stream);
+    commands.arg(group_);
+    for (const auto& id : ids) commands.arg(id);
+  }
+  return batch.size();
+}
+
 void RedisSubscription::flush_acks() {
   std::unique_lock lock(ack_mutex_);
   // One flusher at a time; acks queued meanwhile go out with its next round, so every
@@ -329,34 +379,25 @@ void RedisSubscription::flush_acks() {
   if (flushing_) return;
   flushing_ = true;
   while (!pending_acks_.empty()) {
-    auto batch = std::move(pending_acks_);
-    pending_acks_.clear();
-    queued_acks_ = 0;
-    last_flush_ = steady_clock::now();
     lock.unlock();
-    std::vector<Args> commands;
-    for (auto& [stream, ids] : batch) {
-      Args command{"XACK", *stream, group_};
-      command.insert(command.end(), ids.begin(), ids.end());
-      commands.push_back(std::move(command));
-    }
+    auto batch = take_acks();
+    Commands commands;
+    add_acks(commands, batch);
     Status failure;
     std::size_t sent = 0;
     try {
       auto connection = engine_.pool().acquire();
-      sent = connection->pipeline(commands, failure).size();
+      sent = connection->pipeline(commands, "XACK", failure).size();
     } catch (const Error& error) {
       failure = error.status();
     }
-    lock.lock();
-    if (sent < commands.size()) {
+    if (sent < commands.count()) {
       // Not committed (the server is away): keep them for the next ack, poll or close.
-      for (auto& [stream, ids] : batch) {
-        auto& queued = pending_acks_[stream];
-        queued.insert(queued.end(), ids.begin(), ids.end());
-      }
+      requeue_acks(std::move(batch));
+      lock.lock();
       break;
     }
+    lock.lock();
   }
   flushing_ = false;
   ack_idle_.notify_all();

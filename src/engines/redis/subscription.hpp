@@ -69,8 +69,14 @@ class RedisSubscription final : public core::Subscription {
   // member holds already (a claim may return them), not buffered twice.
   void buffer_entries(const std::string& stream, const redisReply* entries, const std::set<EntryId>* skip = nullptr);
   std::vector<core::Record> take(std::size_t max);
-  // Sends the queued XACKs; what fails stays queued for the next try.
+  // Sends the queued XACKs on a pooled connection; what fails stays queued for the next
+  // try. read_new() sends them with its read instead.
   void flush_acks();
+  using AckBatch = std::map<const std::string*, std::vector<std::string>>;  // stream -> ids
+  AckBatch take_acks();
+  void requeue_acks(AckBatch batch);
+  // One XACK per stream; returns how many commands it added.
+  std::size_t add_acks(Commands& commands, const AckBatch& batch) const;
   void wait_woken(std::chrono::steady_clock::time_point until);
 
   RedisEngine& engine_;
@@ -90,6 +96,7 @@ class RedisSubscription final : public core::Subscription {
   std::deque<Buffered> buffer_;
   std::chrono::steady_clock::time_point next_refresh_{}, next_reclaim_{};
   bool failing_ = false;  // the last poll failed to reach the server (log once)
+  bool acks_sent_ = false;  // this poll sent the queued acks with a read
 
   std::set<std::string> stream_names_;  // see intern()
 
@@ -99,7 +106,7 @@ class RedisSubscription final : public core::Subscription {
 
   std::mutex ack_mutex_;
   std::condition_variable ack_idle_;
-  std::map<const std::string*, std::vector<std::string>> pending_acks_;  // stream -> ids
+  AckBatch pending_acks_;
   std::size_t queued_acks_ = 0;
   std::chrono::steady_clock::time_point last_flush_{};
   bool flushing_ = false;
