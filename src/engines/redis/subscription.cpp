@@ -177,12 +177,7 @@ void RedisSubscription::reclaim(Connection& connection) {
   }
   Status failure;
   const auto replies = connection.pipeline(commands, failure);
-  std::set<EntryId> held;  // XAUTOCLAIM may return what this member holds already
-  {
-    std::lock_guard lock(held_mutex_);
-    for (const auto& [token, entry] : in_flight_) held.insert(entry);
-    for (const auto& buffered : buffer_) held.emplace(buffered.stream, buffered.id);
-  }
+  const auto held = held_entries();  // XAUTOCLAIM may return what this member holds already
   for (std::size_t i = 0; i < replies.size(); ++i) {
     if (replies[i].is_error()) continue;  // NOGROUP: the topic was deleted; refresh drops it
     const bool autoclaim = commands[i].front() == "XAUTOCLAIM";
@@ -190,6 +185,36 @@ void RedisSubscription::reclaim(Connection& connection) {
     if (!autoclaim) buffer_entries(targets[i], replies[i].get(), &held);
   }
   if (!failure.ok()) throw Error(failure);
+}
+
+std::set<RedisSubscription::EntryId> RedisSubscription::held_entries() {
+  std::set<EntryId> held;
+  std::lock_guard acks(ack_mutex_);  // lock order: ack_mutex_ before held_mutex_
+  for (const auto& [stream, ids] : pending_acks_) {
+    for (const auto& id : ids) held.emplace(stream, id);
+  }
+  std::lock_guard lock(held_mutex_);
+  for (const auto& [token, entry] : in_flight_) held.insert(entry);
+  for (const auto& buffered : buffer_) held.emplace(buffered.stream, buffered.id);
+  return held;
+}
+
+void RedisSubscription::read_own_pending() {
+  // A read whose reply was lost (the connection dropped, the server stopped) may still
+  // have been served: its entries are then pending for this member, and no other member
+  // takes them over while it lives. Reading from id 0 returns them.
+  Args command{"XREADGROUP", "GROUP", group_, consumer_, "COUNT", "100000", "STREAMS"};
+  for (const auto& [key, info] : streams_) command.push_back(key);
+  command.insert(command.end(), streams_.size(), "0");
+  reader_.set_read_timeout(engine_.settings().address.command_timeout);
+  const auto held = held_entries();
+  const Reply reply = reader_.command(command);
+  reread_pending_ = false;
+  if (reply.is_error()) return;  // NOGROUP and the like: the next read_new() deals with it
+  for (std::size_t i = 0; i < reply.size(); ++i) {
+    const redisReply* stream = reply.element(i);
+    if (stream->elements == 2) buffer_entries(std::string(text_of(stream->element[0])), stream->element[1], &held);
+  }
 }
 
 void RedisSubscription::read_new(std::size_t max, std::chrono::milliseconds block) {
@@ -291,6 +316,7 @@ std::vector<core::Record> RedisSubscription::poll(std::size_t max, std::chrono::
         read_lanes(max);
       } catch (const Error&) {
         // The server is away: hand out what is buffered; the next read reports it.
+        reread_pending_ = true;
       }
       return take(max);
     }
@@ -301,6 +327,10 @@ std::vector<core::Record> RedisSubscription::poll(std::size_t max, std::chrono::
         auto connection = engine_.pool().acquire();
         if (now >= next_refresh_) refresh(*connection, false);
         if (now >= next_reclaim_) reclaim(*connection);
+        if (!buffer_.empty()) continue;
+      }
+      if (reread_pending_ && !streams_.empty()) {
+        read_own_pending();
         if (!buffer_.empty()) continue;
       }
       const auto until = std::min(deadline, next_refresh_);
@@ -316,6 +346,7 @@ std::vector<core::Record> RedisSubscription::poll(std::size_t max, std::chrono::
       failing_ = false;
     } catch (const Error& error) {
       if (error.code() != ErrorCode::connection) throw;
+      reread_pending_ = true;  // a read may have been served without its reply arriving
       // The server is away: keep polling (the connection comes back with backoff) and
       // say so once, not on every poll.
       if (!failing_) core::log(LogLevel::warning, "redis: group '{}': {}", group_, error.what());

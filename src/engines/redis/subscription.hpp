@@ -63,6 +63,10 @@ class RedisSubscription final : public core::Subscription {
   // Takes over dead members' entries (and, after the visibility timeout, idle ones).
   void reclaim(Connection& connection);
   void read_new(std::size_t max, std::chrono::milliseconds block);
+  // After a connection failure: what Redis delivered to this member but it never got.
+  void read_own_pending();
+  // What this member holds (buffered, in flight, or acked with the XACK still queued).
+  std::set<EntryId> held_entries();
   // Before handing out buffered entries: anything newer in a higher lane goes first.
   void read_lanes(std::size_t max);
   // Buffers the entries of one XREADGROUP/XCLAIM array for `stream`. `skip`: entries this
@@ -97,6 +101,7 @@ class RedisSubscription final : public core::Subscription {
   std::chrono::steady_clock::time_point next_refresh_{}, next_reclaim_{};
   bool failing_ = false;  // the last poll failed to reach the server (log once)
   bool acks_sent_ = false;  // this poll sent the queued acks with a read
+  bool reread_pending_ = false;  // read_own_pending() before the next new read
 
   std::set<std::string> stream_names_;  // see intern()
 
