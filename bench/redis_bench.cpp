@@ -15,8 +15,9 @@
 //            arrived): raw = XADD, with a reader blocked in XREADGROUP then XACK;
 //            mq = Producer::send with a Consumer waiting. Send call to handler start.
 // Throughput figures are the median of R passes (by wall time), with the client
-// process's CPU µs per message in that pass (all its threads; the server is another
-// process). The mq side uses only <mq/mq.hpp>.
+// process's CPU µs per message in that pass (all its threads) and the server's (the
+// delta of INFO cpu used_cpu_user + used_cpu_sys over the pass, every thread of
+// redis-server). The mq side uses only <mq/mq.hpp>.
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
 #include <time.h>
@@ -24,10 +25,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -121,15 +125,33 @@ double cpu_seconds() {
   return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
 }
 
-// One measured phase: wall seconds and client CPU seconds.
+// The server's CPU seconds so far (user + system, all its threads): INFO cpu.
+double server_cpu_seconds(int port) {
+  Raw raw(port);
+  raw.append({"INFO", "cpu"});
+  redisReply* reply = raw.reply();
+  const std::string info(reply->str, reply->len);
+  freeReplyObject(reply);
+  double total = 0;
+  for (const char* field : {"used_cpu_user:", "used_cpu_sys:"}) {
+    const auto at = info.find(field);
+    if (at == std::string::npos) throw std::runtime_error(std::string("INFO cpu has no ") + field);
+    total += std::stod(info.substr(at + std::strlen(field)));
+  }
+  return total;
+}
+
+// One measured phase: wall seconds, client and server CPU seconds.
 struct Timing {
-  double wall = 0, cpu = 0;
+  double wall = 0, cpu = 0, server_cpu = 0;
 };
 template <typename Work>
-Timing timed(Work&& work) {
+Timing timed(int port, Work&& work) {
+  const double server = server_cpu_seconds(port);
   const double cpu = cpu_seconds();
   const double wall = work();
-  return Timing{wall, cpu_seconds() - cpu};
+  const double client = cpu_seconds() - cpu;
+  return Timing{wall, client, server_cpu_seconds(port) - server};
 }
 
 double raw_produce(int port, const std::string& stream, std::size_t count) {
@@ -187,17 +209,30 @@ double mq_produce(mq::Client& client, const std::string& topic, std::size_t coun
 
 double mq_consume(mq::Client& client, const std::string& topic, std::size_t count) {
   std::atomic<std::size_t> handled{0};
+  // The last message wakes the main thread: no polling loop of its own, whose wake-ups
+  // would count as mq's client CPU (they did: up to 3 µs per message when the server
+  // was slow).
+  std::mutex mutex;
+  std::condition_variable all_handled;
+  bool done = false;
   auto options = client.config().consumer;
   options.group = topic + ".group";
   options.topics = {topic};
   options.start = mq::StartPosition::earliest;
   options.workers = 1;
   const auto start = SteadyClock::now();
-  auto consumer = client.consumer(options, [&handled](const mq::Message&) {
-    handled.fetch_add(1, std::memory_order_relaxed);
+  auto consumer = client.consumer(options, [&](const mq::Message&) {
+    if (handled.fetch_add(1, std::memory_order_relaxed) + 1 == count) {
+      std::lock_guard lock(mutex);
+      done = true;
+      all_handled.notify_one();
+    }
     return mq::Outcome::ack();
   });
-  while (handled.load() < count) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  {
+    std::unique_lock lock(mutex);
+    all_handled.wait(lock, [&] { return done; });
+  }
   const double elapsed = seconds_since(start);
   consumer.stop();
   return elapsed;
@@ -275,8 +310,9 @@ double percentile(const std::vector<double>& sorted, double p) {
 
 void row(const char* what, std::size_t count, Timing raw, Timing mq) {
   const double n = static_cast<double>(count);
-  std::printf("| %-38s | %11.0f | %11.0f | %5.1f%% | %8.2f | %8.2f |\n", what, n / raw.wall, n / mq.wall,
-              100.0 * raw.wall / mq.wall, 1e6 * raw.cpu / n, 1e6 * mq.cpu / n);
+  std::printf("| %-38s | %11.0f | %11.0f | %5.1f%% | %8.2f | %8.2f | %8.2f | %8.2f |\n", what, n / raw.wall,
+              n / mq.wall, 100.0 * raw.wall / mq.wall, 1e6 * raw.cpu / n, 1e6 * mq.cpu / n, 1e6 * raw.server_cpu / n,
+              1e6 * mq.server_cpu / n);
 }
 
 }  // namespace
@@ -308,13 +344,13 @@ int main(int argc, char** argv) {
       const std::string topic = "bench.events." + std::to_string(pass);
       auto raw_pass = [&] {
         if (settings.side == "mq") return;
-        raw_put.push_back(timed([&] { return raw_produce(server.port(), stream, settings.messages); }));
-        raw_get.push_back(timed([&] { return raw_consume(server.port(), stream, settings.messages); }));
+        raw_put.push_back(timed(server.port(), [&] { return raw_produce(server.port(), stream, settings.messages); }));
+        raw_get.push_back(timed(server.port(), [&] { return raw_consume(server.port(), stream, settings.messages); }));
       };
       auto mq_pass = [&] {
         if (settings.side == "raw") return;
-        mq_put.push_back(timed([&] { return mq_produce(client, topic, settings.messages); }));
-        mq_get.push_back(timed([&] { return mq_consume(client, topic, settings.messages); }));
+        mq_put.push_back(timed(server.port(), [&] { return mq_produce(client, topic, settings.messages); }));
+        mq_get.push_back(timed(server.port(), [&] { return mq_consume(client, topic, settings.messages); }));
       };
       if (r % 2 == 0) {
         raw_pass();
@@ -325,18 +361,23 @@ int main(int argc, char** argv) {
       }
     }
     if (settings.side != "both") {
+      const double n = static_cast<double>(settings.messages);
       for (const auto* times : {&raw_put, &raw_get, &mq_put, &mq_get}) {
-        if (!times->empty()) std::printf("%.0f msgs/s\n", static_cast<double>(settings.messages) / median(*times).wall);
+        if (times->empty()) continue;
+        const Timing t = median(*times);
+        std::printf("%.0f msgs/s, client CPU %.2f µs/msg, server CPU %.2f µs/msg\n", n / t.wall, 1e6 * t.cpu / n,
+                    1e6 * t.server_cpu / n);
       }
       return 0;
     }
     const auto raw_lat = raw_latency(server.port(), settings.latency);
     const auto mq_lat = mq_latency(client, settings.latency);
-    std::printf("redis_bench: %zu messages of %zu bytes, median of %d; %zu latency round trips; appendfsync %s\n\n",
+    std::printf("redis_bench: %zu messages of %zu bytes, median of %d; %zu latency round trips; appendfsync %s\n"
+                "(CPU columns: µs per message, client process / redis-server)\n\n",
                 settings.messages, value_bytes, settings.repeat, settings.latency, settings.appendfsync.c_str());
-    std::printf("| %-38s | %11s | %11s | %6s | %8s | %8s |\n", "throughput (msgs/s)", "raw hiredis", "mq", "mq/raw",
-                "raw CPU", "mq CPU");
-    std::printf("|---|---:|---:|---:|---:|---:|\n");
+    std::printf("| %-38s | %11s | %11s | %6s | %8s | %8s | %8s | %8s |\n", "throughput (msgs/s)", "raw hiredis", "mq",
+                "mq/raw", "raw CPU", "mq CPU", "raw srv", "mq srv");
+    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     row("produce (pipelined XADD / send_batch)", settings.messages, median(raw_put), median(mq_put));
     row("consume (XREADGROUP+XACK / Consumer)", settings.messages, median(raw_get), median(mq_get));
     std::printf("\n| %-38s | %12s | %12s | %6s |\n", "end-to-end latency (µs)", "raw hiredis", "mq", "mq-raw");

@@ -5,7 +5,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <atomic>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <limits>
 #include <thread>
 
 #include "core/engine.hpp"
@@ -58,6 +62,42 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
   return true;
 }
 
+// Deliveries counted per message value, from handler threads.
+class Seen {
+ public:
+  void add(const std::string& value) {
+    std::lock_guard lock(mutex_);
+    ++counts_[value];
+  }
+  // True once `distinct` different values arrived (within `timeout`).
+  bool wait_for(std::size_t distinct, std::chrono::milliseconds timeout) {
+    return wait_until(
+        [&] {
+          std::lock_guard lock(mutex_);
+          return counts_.size() >= distinct;
+        },
+        timeout);
+  }
+  std::map<std::string, int> counts() {
+    std::lock_guard lock(mutex_);
+    return counts_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, int> counts_;
+};
+
+// Every field a frame carries (the topic and partition come from the stream).
+void expect_same_fields(const Message& decoded, const Message& sent) {
+  EXPECT_EQ(decoded.key, sent.key);
+  EXPECT_EQ(decoded.value, sent.value);
+  EXPECT_EQ(decoded.id, sent.id);
+  EXPECT_EQ(decoded.priority, sent.priority);
+  EXPECT_EQ(decoded.timestamp, sent.timestamp) << sent.id;
+  EXPECT_EQ(decoded.headers, sent.headers);
+}
+
 TEST(Codec, RoundTripsEveryFieldByteExact) {
   Message message("t", std::string("k\0ey", 4), std::string("\0\xff\xfe value", 9));
   message.id = "0190-id";
@@ -67,12 +107,7 @@ TEST(Codec, RoundTripsEveryFieldByteExact) {
   message.headers.add("a", "again");
   Message decoded;
   ASSERT_TRUE(decode_message(encode_message(message), decoded));
-  EXPECT_EQ(decoded.key, message.key);
-  EXPECT_EQ(decoded.value, message.value);
-  EXPECT_EQ(decoded.id, message.id);
-  EXPECT_EQ(decoded.priority, 7);
-  EXPECT_EQ(decoded.timestamp, message.timestamp);
-  EXPECT_EQ(decoded.headers, message.headers);
+  expect_same_fields(decoded, message);
 
   Message keyless("t", "");
   ASSERT_TRUE(decode_message(encode_message(keyless), decoded));
@@ -80,6 +115,69 @@ TEST(Codec, RoundTripsEveryFieldByteExact) {
   EXPECT_TRUE(decoded.value.empty());
   EXPECT_FALSE(decode_message("not a frame", decoded));
   EXPECT_FALSE(decode_message(encode_message(message).substr(0, 20), decoded));
+}
+
+// Version 1 frames (written before 2026-11-23) are still read, field for field.
+TEST(Codec, ReadsVersionOneFrames) {
+  Message message("t", std::string("k\0ey", 4), std::string("\0\xff value", 8));
+  message.id = "0190-id";
+  message.priority = 3;
+  message.timestamp = TimePoint(std::chrono::nanoseconds(1'700'000'000'123'456'789));
+  message.headers.add("h", "v");
+  const std::string frame = encode_message_v1(message);
+  ASSERT_EQ(frame[1], 1);
+  Message decoded;
+  ASSERT_TRUE(decode_message(frame, decoded));
+  expect_same_fields(decoded, message);
+  EXPECT_FALSE(decode_message(frame.substr(0, 10), decoded));
+}
+
+// Version 2 packs a canonical lowercase UUID into 16 bytes and the timestamp relative
+// to it; anything else is stored as it is, and every case round-trips exactly.
+TEST(Codec, VersionTwoIsCompactAndExactForAnyIdAndTimestamp) {
+  Message message("t", std::string(100, 'x'));
+  message.id = "018f3c2a-7b1e-7c3d-8e4f-0123456789ab";
+  message.timestamp = TimePoint(std::chrono::milliseconds(0x018f3c2a7b1e) + std::chrono::nanoseconds(123'456));
+  const std::string frame = encode_message(message);
+  EXPECT_EQ(frame[1], 2);
+  EXPECT_LE(frame.size(), 100u + 3 + 16 + 4) << "3 header bytes, 16 id bytes, a short timestamp";
+  Message decoded;
+  ASSERT_TRUE(decode_message(frame, decoded));
+  EXPECT_EQ(decoded.id, message.id);
+  EXPECT_EQ(decoded.timestamp, message.timestamp);
+  EXPECT_EQ(decoded.value, message.value);
+  EXPECT_FALSE(decoded.key.has_value());
+  EXPECT_TRUE(decoded.headers.empty());
+  EXPECT_EQ(decoded.priority, 0);
+
+  const std::vector<std::string> ids = {"018F3C2A-7B1E-7C3D-8E4F-0123456789AB",  // upper case: kept as text
+                                        "018f3c2a-7b1e-7c3d-8e4f-0123456789a",   // too short
+                                        "018f3c2a+7b1e-7c3d-8e4f-0123456789ab",  // not a UUID
+                                        "", "order-42"};
+  const std::vector<TimePoint> times = {TimePoint{}, TimePoint(std::chrono::nanoseconds(-5)),
+                                        TimePoint(std::chrono::nanoseconds(std::numeric_limits<std::int64_t>::max())),
+                                        TimePoint(std::chrono::nanoseconds(std::numeric_limits<std::int64_t>::min()))};
+  for (const auto& id : ids) {
+    for (const auto& time : times) {
+      for (const std::string& uuid : {id, message.id}) {
+        Message other("t", "k", "v");
+        other.id = uuid;
+        other.timestamp = time;
+        other.priority = 9;
+        other.headers.add("a", "b");
+        Message back;
+        ASSERT_TRUE(decode_message(encode_message(other), back)) << uuid;
+        expect_same_fields(back, other);
+      }
+    }
+  }
+  // Every truncation is refused or yields a shorter value, never reads past the end.
+  for (std::size_t n = 0; n < frame.size(); ++n) {
+    Message cut;
+    if (decode_message(frame.substr(0, n), cut)) {
+      EXPECT_LT(cut.value.size(), message.value.size());
+    }
+  }
 }
 
 TEST(Url, TlsIsAClearErrorNamingTheHiredisThatWouldDoIt) {
@@ -234,25 +332,58 @@ TEST(Delay, AnotherClientMovesDelayedMessagesOfAClosedOne) {
     producer.close();
   }  // the sender is gone before anything is due
   Client receiver(test_config(server.url()));
-  std::mutex mutex;
-  std::map<std::string, int> seen;
+  Seen seen;
   auto options = receiver.config().consumer;
   options.group = "delay.group";
   options.topics = {"later"};
   options.start = StartPosition::earliest;
   auto consumer = receiver.consumer(options, [&](const Message& message) {
-    std::lock_guard lock(mutex);
-    ++seen[message.value];
+    seen.add(message.value);
     return Outcome::ack();
   });
-  EXPECT_TRUE(wait_until(
-      [&] {
-        std::lock_guard lock(mutex);
-        return seen.size() == 50;
-      },
-      10s));
+  EXPECT_TRUE(seen.wait_for(50, 10s));
   consumer.stop();
-  for (const auto& [value, count] : seen) EXPECT_EQ(count, 1) << value;
+  EXPECT_EQ(seen.counts().size(), 50u);
+  for (const auto& [value, count] : seen.counts()) EXPECT_EQ(count, 1) << value;
+}
+
+// A rolling upgrade: producers that write version-1 frames (redis.frame_version=1) and
+// current ones share a topic; a consumer reads both, every field intact, immediate and
+// delayed messages alike.
+TEST(Codec, StreamsWithBothFrameVersionsAreConsumed) {
+  Server server;
+  auto old_config = test_config(server.url());
+  old_config.engine_properties["redis.frame_version"] = "1";
+  Client old_client(old_config), new_client(test_config(server.url()));
+  for (Client* client : {&old_client, &new_client}) {
+    auto producer = client->producer();
+    for (int i = 0; i < 20; ++i) {
+      Message message("mixed", "key-" + std::to_string(i % 3), (client == &old_client ? "old-" : "new-") + std::to_string(i));
+      message.headers.add("h", std::to_string(i));
+      if (i % 5 == 0) producer.send_after(std::move(message), 50ms);
+      else producer.send(std::move(message));
+    }
+  }
+  Seen seen;
+  std::atomic<bool> intact{true};
+  auto options = new_client.config().consumer;
+  options.group = "mixed.group";
+  options.topics = {"mixed"};
+  options.start = StartPosition::earliest;
+  auto consumer = new_client.consumer(options, [&](const Message& message) {
+    const auto i = std::stoi(message.value.substr(4));
+    if (message.key != "key-" + std::to_string(i % 3) || message.headers.find("h") != std::to_string(i) ||
+        message.id.size() != 36 || message.timestamp == TimePoint{}) {
+      intact = false;
+    }
+    seen.add(message.value);
+    return Outcome::ack();
+  });
+  EXPECT_TRUE(seen.wait_for(40, 10s));
+  consumer.stop();
+  EXPECT_EQ(seen.counts().size(), 40u);
+  for (const auto& [value, count] : seen.counts()) EXPECT_EQ(count, 1) << value;
+  EXPECT_TRUE(intact);
 }
 
 // C33's scenario on the lanes: 1,000 priority-0 messages queued, then 10 priority-9.

@@ -1,14 +1,26 @@
 // How mq messages and names are laid out in Redis (README.md, "Keys and encoding").
 //
 // A stream entry has one field, "m", holding the message frame below; the stream id is
-// Redis's own. Frame (all integers little-endian):
-//   u8 'M', u8 version (1), u8 flags (bit 0: has key), u8 priority,
+// Redis's own. Persistent format: never change the meaning of a version; both are read.
+//
+// Version 2 (written since 2026-11-23; every byte it saves is a byte less for the
+// server to read, parse and fsync per message):
+//   u8 'M', u8 2, u8 flags (bit 0: has key, bit 1: the id is a canonical lowercase
+//   UUID stored as 16 bytes, bit 2: priority byte follows, bit 3: has headers),
+//   [u8 priority], varint zigzag(timestamp ns − base) where base = the UUID's first 48
+//   bits (UUIDv7: Unix ms) × 10^6 when bit 1 is set, else 0 (arithmetic mod 2^64, so
+//   any timestamp round-trips exactly; core's UUIDv7 ids make it ~3 bytes),
+//   id (16 bytes, or varint length + bytes), [varint key length, key],
+//   [varint header count, per header: varint name length, name, varint value length,
+//   value]; then the value: every remaining byte. Varints: LEB128 (7 bits a byte).
+// Version 1 (read only): little-endian integers:
+//   u8 'M', u8 1, u8 flags (bit 0: has key), u8 priority,
 //   i64 timestamp (ns since the Unix epoch), u32 id length, id,
 //   [u32 key length, key], u32 header count, per header: u32 name length, name,
 //   u32 value length, value; then the value: every remaining byte.
-// Persistent format: never change the meaning of version 1.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,8 +39,27 @@ struct StreamName {
 };
 std::optional<StreamName> parse_stream_key(std::string_view key);
 
+// The current (version 2) frame of a message, measured once and then written where the
+// caller wants it: the append path writes frames straight into its command buffer.
+// `message` must outlive the Frame.
+class Frame {
+ public:
+  explicit Frame(const Message& message);
+  std::size_t size() const { return size_; }
+  char* write(char* out) const;  // exactly size() bytes; returns the end
+
+ private:
+  const Message& message_;
+  unsigned char flags_ = 0;
+  unsigned char uuid_[16] = {};
+  std::uint64_t timestamp_ = 0;  // zigzag(timestamp − base)
+  std::size_t size_ = 0;
+};
 std::string encode_message(const Message& message);
-// Fills topic-independent fields of `message`; false if `frame` is not a version-1 frame.
+// The version-1 frame, kept so tests can check that old entries are still read.
+std::string encode_message_v1(const Message& message);
+// Fills topic-independent fields of `message`; false if `frame` is neither a version-1
+// nor a version-2 frame (or is truncated).
 bool decode_message(std::string_view frame, Message& message);
 
 // Key names: every key mq uses starts with "mq:" (one Redis database per deployment).

@@ -1,10 +1,13 @@
 #include "engines/redis/connection.hpp"
 
+#include "engines/redis/reply_arena.hpp"
+
 #include <fmt/format.h>
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
 #include <algorithm>
+#include <charconv>
 
 namespace mq::engines::redis {
 namespace {
@@ -17,7 +20,7 @@ timeval to_timeval(milliseconds duration) {
 constexpr milliseconds first_backoff{50};
 constexpr milliseconds last_backoff{1'000};
 
-// argv/argvlen views of `args` for hiredis (binary-safe).
+// argv/argvlen views of `args` for hiredis (binary-safe): commands sent on their own.
 struct Argv {
   explicit Argv(const Args& args) {
     pointers.reserve(args.size());
@@ -34,8 +37,10 @@ struct Argv {
 
 }  // namespace
 
-Reply::Reply(redisReply* reply) : reply_(reply) {}
-void Reply::Free::operator()(redisReply* reply) const { freeReplyObject(reply); }
+Reply::Reply(redisReply* reply, bool owned) : reply_(reply, Free{!owned}) {}
+void Reply::Free::operator()(redisReply* reply) const {
+  if (!borrowed) freeReplyObject(reply);
+}
 bool Reply::is_error() const { return reply_ && reply_->type == REDIS_REPLY_ERROR; }
 bool Reply::is_nil() const { return !reply_ || reply_->type == REDIS_REPLY_NIL; }
 bool Reply::is_array() const { return reply_ && reply_->type == REDIS_REPLY_ARRAY; }
@@ -74,6 +79,12 @@ Connection::Connection(const ServerAddress& address)
     : address_(address), read_timeout_(address.command_timeout) {}
 
 Connection::~Connection() { reset(); }
+
+void Connection::use_reply_arena() {
+  if (arena_) return;
+  arena_ = std::make_unique<ReplyArena>();
+  if (context_) arena_->install(context_->reader);
+}
 
 void Connection::reset() {
   if (context_) redisFree(context_);
@@ -121,34 +132,79 @@ void Connection::ensure() {
   }
   if (address_.db != 0) login(Args{"SELECT", std::to_string(address_.db)}, "SELECT");
   client_id_ = login(Args{"CLIENT", "ID"}, "CLIENT ID").integer();
+  if (arena_) arena_->install(context_->reader);  // after the login replies, which are freed as usual
   backoff_ = milliseconds(0);
 }
 
 Reply Connection::command(const Args& args) {
   ensure();
+  if (arena_) arena_->reset();  // the previous command's replies are gone (use_reply_arena)
   const Argv argv(args);
-  auto* raw = static_cast<redisReply*>(
-      redisCommandArgv(context_, static_cast<int>(args.size()), argv.pointers.data(), argv.lengths.data()));
+  void* raw = redisCommandArgv(context_, static_cast<int>(args.size()), argv.pointers.data(), argv.lengths.data());
   if (!raw) fail(args.empty() ? "command" : args.front());
-  return Reply(raw);
+  return adopt(raw);
+}
+
+void Commands::header(char kind, std::size_t value) {
+  char digits[24];
+  const auto [end, error] = std::to_chars(digits, digits + sizeof digits, value);
+  buffer_.push_back(kind);
+  buffer_.append(digits, end);
+  buffer_.append("\r\n", 2);
+}
+
+void Commands::begin(std::size_t argc) {
+  header('*', argc);
+  ++count_;
+}
+
+void Commands::arg(std::string_view bytes) {
+  header('$', bytes.size());
+  buffer_.append(bytes);
+  buffer_.append("\r\n", 2);
+}
+
+void Commands::arg(long long number) {
+  char digits[24];
+  const auto [end, error] = std::to_chars(digits, digits + sizeof digits, number);
+  arg(std::string_view(digits, static_cast<std::size_t>(end - digits)));
+}
+
+char* Commands::reserve(std::size_t size) {
+  header('$', size);
+  const auto at = buffer_.size();
+  buffer_.resize(at + size + 2);
+  buffer_[at + size] = '\r';
+  buffer_[at + size + 1] = '\n';
+  return buffer_.data() + at;
+}
+
+void Commands::add(const Args& args) {
+  begin(args.size());
+  for (const auto& arg : args) this->arg(arg);
 }
 
 std::vector<Reply> Connection::pipeline(const std::vector<Args>& commands, Status& failure) {
+  Commands encoded;
+  for (const auto& args : commands) encoded.add(args);
+  return pipeline(encoded, commands.empty() || commands.front().empty() ? "pipeline" : commands.front().front(),
+                  failure);
+}
+
+std::vector<Reply> Connection::pipeline(const Commands& commands, std::string_view what, Status& failure) {
   std::vector<Reply> replies;
   try {
     ensure();
-    for (const auto& args : commands) {
-      const Argv argv(args);
-      if (redisAppendCommandArgv(context_, static_cast<int>(args.size()), argv.pointers.data(),
-                                 argv.lengths.data()) != REDIS_OK) {
-        fail("pipeline");
-      }
+    if (arena_) arena_->reset();
+    const auto bytes = commands.bytes();
+    if (!commands.empty() && redisAppendFormattedCommand(context_, bytes.data(), bytes.size()) != REDIS_OK) {
+      fail("pipeline");
     }
-    replies.reserve(commands.size());
-    for (std::size_t i = 0; i < commands.size(); ++i) {
+    replies.reserve(commands.count());
+    for (std::size_t i = 0; i < commands.count(); ++i) {
       void* raw = nullptr;
-      if (redisGetReply(context_, &raw) != REDIS_OK || !raw) fail(commands[i].front());
-      replies.emplace_back(static_cast<redisReply*>(raw));
+      if (redisGetReply(context_, &raw) != REDIS_OK || !raw) fail(what);
+      replies.push_back(adopt(raw));
     }
   } catch (const Error& error) {
     failure = error.status();

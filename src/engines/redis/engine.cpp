@@ -54,14 +54,26 @@ void RedisEngine::check_open() const {
 std::shared_ptr<core::DedupStore> RedisEngine::dedup_store() { return dedup_; }
 std::shared_ptr<core::RetryStore> RedisEngine::retry_store() { return retries_; }
 
-Args RedisEngine::append_command(core::Envelope& envelope, std::string stream) {
+std::string RedisEngine::frame_of(const Message& message) const {
+  return settings_.frame_version == 1 ? encode_message_v1(message) : encode_message(message);
+}
+
+void RedisEngine::append_command(Commands& commands, const core::Envelope& envelope, const std::string& stream) {
   const Message& message = envelope.message;
   if (envelope.due != TimePoint{}) {
-    return delay_add_script().command({keys::delay_due, keys::delay_payload},
-                                      {delay_token(message.id), std::to_string(due_ms(envelope.due)),
-                                       stream + "\n" + encode_message(message)});
+    return commands.add(delay_add_script().command({keys::delay_due, keys::delay_payload},
+                                                   {delay_token(message.id), std::to_string(due_ms(envelope.due)),
+                                                    stream + "\n" + frame_of(message)}));
   }
-  return Args{"XADD", std::move(stream), "*", std::string(message_field), encode_message(message)};
+  commands.begin(5);
+  commands.arg("XADD");
+  commands.arg(stream);
+  commands.arg("*");
+  commands.arg(message_field);
+  if (settings_.frame_version == 1) return commands.arg(encode_message_v1(message));
+  // The frame is written straight into the command: no copy of the message on the way.
+  const Frame frame(message);
+  frame.write(commands.reserve(frame.size()));
 }
 
 static std::optional<Args> trim_command(const std::string& stream, const TopicEntry& topic, std::int64_t now_ms) {
@@ -79,8 +91,8 @@ void RedisEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendCa
     return done(std::move(results));
   }
   const TimePoint now = Clock::now();
-  std::vector<Args> commands;
-  std::vector<std::size_t> owners;  // commands[k] stores batch[owners[k]]; npos: a lane registration or XTRIM
+  Commands commands;
+  std::vector<std::size_t> owners;  // command k stores batch[owners[k]]; npos: a lane registration or XTRIM
   std::map<std::pair<std::string, int>, std::size_t> new_lanes;  // (topic, priority) -> its command
   // Retention: one XTRIM per stream after the batch's XADDs, rather than MINID/MAXLEN on
   // every XADD: the same approximate trimming with fewer bytes per message, which is
@@ -88,7 +100,11 @@ void RedisEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendCa
   std::map<std::string, Args> trims;
   std::optional<TopicEntry> topic;  // of the previous message: a batch is mostly one topic
   const std::string* topic_name = nullptr;
-  commands.reserve(batch.size());
+  // The stream key of the previous message: a batch mostly goes to one stream.
+  std::string stream;
+  const std::string* stream_topic = nullptr;
+  int stream_partition = -1, stream_priority = -1;
+  commands.reserve_bytes(batch.size() * (64 + (batch.empty() ? 0 : batch.front().message.value.size())));
   owners.reserve(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Message& message = batch[i].message;
@@ -128,23 +144,29 @@ void RedisEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendCa
           !new_lanes.count({message.topic, message.priority})) {
         // Registered before the first XADD into the lane, in the same pipeline, so that
         // subscribers find the lane before they could miss anything in it.
-        new_lanes.emplace(std::pair{message.topic, message.priority}, commands.size());
-        commands.push_back(register_lane_script().command({keys::topic_meta(message.topic), keys::topics_version},
-                                                          {keys::lane_field(message.priority)}));
+        new_lanes.emplace(std::pair{message.topic, message.priority}, commands.count());
+        commands.add(register_lane_script().command({keys::topic_meta(message.topic), keys::topics_version},
+                                                    {keys::lane_field(message.priority)}));
         owners.push_back(std::string::npos);
       }
-      std::string stream = keys::lane(message.topic, message.partition, message.priority);
-      if (batch[i].due == TimePoint{} && !trims.count(stream)) {
+      if (!stream_topic || *stream_topic != message.topic || stream_partition != message.partition ||
+          stream_priority != message.priority) {
+        stream = keys::lane(message.topic, message.partition, message.priority);
+        stream_topic = &message.topic;
+        stream_partition = message.partition;
+        stream_priority = message.priority;
+      }
+      if (batch[i].due == TimePoint{} && (topic->maxlen > 0 || topic->retention_ms > 0) && !trims.count(stream)) {
         if (auto trim = trim_command(stream, *topic, to_ms(now))) trims.emplace(stream, std::move(*trim));
       }
-      commands.push_back(append_command(batch[i], std::move(stream)));
+      append_command(commands, batch[i], stream);
       owners.push_back(i);
     } catch (const Error& error) {
       results[i].status = error.status();
     }
   }
-  for (auto& [stream, trim] : trims) {
-    commands.push_back(std::move(trim));  // its reply belongs to no message
+  for (auto& [trimmed, trim] : trims) {
+    commands.add(trim);  // its reply belongs to no message
     owners.push_back(std::string::npos);
   }
   if (!commands.empty()) {
@@ -152,7 +174,7 @@ void RedisEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendCa
     std::vector<Reply> replies;
     {
       auto connection = pool_.acquire();
-      replies = connection->pipeline(commands, failure);
+      replies = connection->pipeline(commands, "XADD", failure);
     }
     for (const auto& [lane, k] : new_lanes) {
       if (k < replies.size() && !replies[k].is_error()) {
@@ -160,7 +182,7 @@ void RedisEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendCa
         if (auto it = topics_.find(lane.first); it != topics_.end()) it->second.lanes.emplace(lane.second, 0);
       }
     }
-    for (std::size_t k = 0; k < commands.size(); ++k) {
+    for (std::size_t k = 0; k < commands.count(); ++k) {
       if (owners[k] == std::string::npos) continue;
       auto& result = results[owners[k]];
       if (k >= replies.size()) {

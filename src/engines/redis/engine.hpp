@@ -47,6 +47,7 @@ struct Settings {
   milliseconds mover_interval{20};            // delay mover tick
   DedupLayout dedup_layout = DedupLayout::group;  // redis.dedup_layout=group|seed
   milliseconds retry_keep{86'400'000};        // redis.retry_keep: a retry entry outlives its due time by this
+  int frame_version = 2;                      // redis.frame_version: 1 while older consumers still read
 };
 Settings settings_from(const core::EngineUrl& url, const Config& config);
 
@@ -104,8 +105,10 @@ class RedisEngine final : public core::Engine {
   void refresh_members(Connection& connection);
   std::optional<TopicEntry> register_topic(Connection& connection, const std::string& name, int partitions,
                                            const TopicOptions& options, bool exclusive);
-  // XADD to `stream` (or the delay script) for one envelope.
-  Args append_command(core::Envelope& envelope, std::string stream);
+  // XADD to `stream` (or the delay script) for one envelope, added to `commands`.
+  void append_command(Commands& commands, const core::Envelope& envelope, const std::string& stream);
+  // The frame in the version redis.frame_version asks for.
+  std::string frame_of(const Message& message) const;
 
   const Settings settings_;
   const core::Capabilities capabilities_;

@@ -38,6 +38,7 @@ RedisSubscription::RedisSubscription(RedisEngine& engine, const core::Subscripti
       filter_(spec.topics),
       start_(spec.start),
       reader_(engine.settings().address) {
+  reader_.use_reply_arena();  // bulk reads; every reply is used before the next read
   auto connection = engine_.pool().acquire();
   const auto time = checked(engine_.settings().address, "TIME", connection->command(Args{"TIME"}));
   joined_ms_ = integer_of(time.element(0)) * 1000 + integer_of(time.element(1)) / 1000;
@@ -176,12 +177,7 @@ void RedisSubscription::reclaim(Connection& connection) {
   }
   Status failure;
   const auto replies = connection.pipeline(commands, failure);
-  std::set<EntryId> held;  // XAUTOCLAIM may return what this member holds already
-  {
-    std::lock_guard lock(held_mutex_);
-    for (const auto& [token, entry] : in_flight_) held.insert(entry);
-    for (const auto& buffered : buffer_) held.emplace(buffered.stream, buffered.id);
-  }
+  const auto held = held_entries();  // XAUTOCLAIM may return what this member holds already
   for (std::size_t i = 0; i < replies.size(); ++i) {
     if (replies[i].is_error()) continue;  // NOGROUP: the topic was deleted; refresh drops it
     const bool autoclaim = commands[i].front() == "XAUTOCLAIM";
@@ -189,6 +185,36 @@ void RedisSubscription::reclaim(Connection& connection) {
     if (!autoclaim) buffer_entries(targets[i], replies[i].get(), &held);
   }
   if (!failure.ok()) throw Error(failure);
+}
+
+std::set<RedisSubscription::EntryId> RedisSubscription::held_entries() {
+  std::set<EntryId> held;
+  std::lock_guard acks(ack_mutex_);  // lock order: ack_mutex_ before held_mutex_
+  for (const auto& [stream, ids] : pending_acks_) {
+    for (const auto& id : ids) held.emplace(stream, id);
+  }
+  std::lock_guard lock(held_mutex_);
+  for (const auto& [token, entry] : in_flight_) held.insert(entry);
+  for (const auto& buffered : buffer_) held.emplace(buffered.stream, buffered.id);
+  return held;
+}
+
+void RedisSubscription::read_own_pending() {
+  // A read whose reply was lost (the connection dropped, the server stopped) may still
+  // have been served: its entries are then pending for this member, and no other member
+  // takes them over while it lives. Reading from id 0 returns them.
+  Args command{"XREADGROUP", "GROUP", group_, consumer_, "COUNT", "100000", "STREAMS"};
+  for (const auto& [key, info] : streams_) command.push_back(key);
+  command.insert(command.end(), streams_.size(), "0");
+  reader_.set_read_timeout(engine_.settings().address.command_timeout);
+  const auto held = held_entries();
+  const Reply reply = reader_.command(command);
+  reread_pending_ = false;
+  if (reply.is_error()) return;  // NOGROUP and the like: the next read_new() deals with it
+  for (std::size_t i = 0; i < reply.size(); ++i) {
+    const redisReply* stream = reply.element(i);
+    if (stream->elements == 2) buffer_entries(std::string(text_of(stream->element[0])), stream->element[1], &held);
+  }
 }
 
 void RedisSubscription::read_new(std::size_t max, std::chrono::milliseconds block) {
@@ -206,14 +232,27 @@ void RedisSubscription::read_new(std::size_t max, std::chrono::milliseconds bloc
     blocked_client_.store(0);
     return;
   }
-  Reply reply;
+  // The acks queued since the last flush ride along with the read: one round trip and
+  // one pooled connection fewer per poll. XACK is idempotent, so acks whose reply did
+  // not come are simply queued again.
+  auto acks = take_acks();
+  acks_sent_ = true;
+  Commands commands;
+  const std::size_t ack_commands = add_acks(commands, acks);
+  commands.add(read_command_);
+  Status failure;
+  std::vector<Reply> replies;
   try {
-    reply = reader_.command(read_command_);
+    replies = reader_.pipeline(commands, "XREADGROUP", failure);
   } catch (...) {
     blocked_client_.store(0);
+    requeue_acks(std::move(acks));
     throw;
   }
   blocked_client_.store(0);
+  if (replies.size() <= ack_commands) requeue_acks(std::move(acks));
+  if (!failure.ok()) throw Error(failure);
+  const Reply& reply = replies.back();
   if (reply.is_error()) {
     if (reply.text().starts_with("NOGROUP")) {
       // A stream lost its group (topic deleted, or data lost): join again.
@@ -262,13 +301,22 @@ void RedisSubscription::wait_woken(steady_clock::time_point until) {
 
 std::vector<core::Record> RedisSubscription::poll(std::size_t max, std::chrono::milliseconds timeout) {
   const auto deadline = steady_clock::now() + timeout;
-  flush_acks();
+  // Acks queued before this poll are sent during it: with a read (read_new), or else on
+  // their own as it returns.
+  acks_sent_ = false;
+  struct FlushUnlessSent {
+    RedisSubscription& self;
+    ~FlushUnlessSent() {
+      if (!self.acks_sent_) self.flush_acks();
+    }
+  } flush{*this};
   while (!closed_) {
     if (!buffer_.empty()) {
       try {
         read_lanes(max);
       } catch (const Error&) {
         // The server is away: hand out what is buffered; the next read reports it.
+        reread_pending_ = true;
       }
       return take(max);
     }
@@ -279,6 +327,10 @@ std::vector<core::Record> RedisSubscription::poll(std::size_t max, std::chrono::
         auto connection = engine_.pool().acquire();
         if (now >= next_refresh_) refresh(*connection, false);
         if (now >= next_reclaim_) reclaim(*connection);
+        if (!buffer_.empty()) continue;
+      }
+      if (reread_pending_ && !streams_.empty()) {
+        read_own_pending();
         if (!buffer_.empty()) continue;
       }
       const auto until = std::min(deadline, next_refresh_);
@@ -294,6 +346,7 @@ std::vector<core::Record> RedisSubscription::poll(std::size_t max, std::chrono::
       failing_ = false;
     } catch (const Error& error) {
       if (error.code() != ErrorCode::connection) throw;
+      reread_pending_ = true;  // a read may have been served without its reply arriving
       // The server is away: keep polling (the connection comes back with backoff) and
       // say so once, not on every poll.
       if (!failing_) core::log(LogLevel::warning, "redis: group '{}': {}", group_, error.what());
@@ -322,6 +375,34 @@ void RedisSubscription::ack(const core::Record& record) {
   flush_acks();
 }
 
+RedisSubscription::AckBatch RedisSubscription::take_acks() {
+  std::lock_guard lock(ack_mutex_);
+  AckBatch batch = std::move(pending_acks_);
+  pending_acks_.clear();
+  queued_acks_ = 0;
+  last_flush_ = steady_clock::now();
+  return batch;
+}
+
+void RedisSubscription::requeue_acks(AckBatch batch) {
+  std::lock_guard lock(ack_mutex_);
+  for (auto& [stream, ids] : batch) {
+    auto& queued = pending_acks_[stream];
+    queued.insert(queued.end(), std::make_move_iterator(ids.begin()), std::make_move_iterator(ids.end()));
+  }
+}
+
+std::size_t RedisSubscription::add_acks(Commands& commands, const AckBatch& batch) const {
+  for (const auto& [stream, ids] : batch) {
+    commands.begin(3 + ids.size());
+    commands.arg("XACK");
+    commands.arg(*stream);
+    commands.arg(group_);
+    for (const auto& id : ids) commands.arg(id);
+  }
+  return batch.size();
+}
+
 void RedisSubscription::flush_acks() {
   std::unique_lock lock(ack_mutex_);
   // One flusher at a time; acks queued meanwhile go out with its next round, so every
@@ -329,34 +410,25 @@ void RedisSubscription::flush_acks() {
   if (flushing_) return;
   flushing_ = true;
   while (!pending_acks_.empty()) {
-    auto batch = std::move(pending_acks_);
-    pending_acks_.clear();
-    queued_acks_ = 0;
-    last_flush_ = steady_clock::now();
     lock.unlock();
-    std::vector<Args> commands;
-    for (auto& [stream, ids] : batch) {
-      Args command{"XACK", *stream, group_};
-      command.insert(command.end(), ids.begin(), ids.end());
-      commands.push_back(std::move(command));
-    }
+    auto batch = take_acks();
+    Commands commands;
+    add_acks(commands, batch);
     Status failure;
     std::size_t sent = 0;
     try {
       auto connection = engine_.pool().acquire();
-      sent = connection->pipeline(commands, failure).size();
+      sent = connection->pipeline(commands, "XACK", failure).size();
     } catch (const Error& error) {
       failure = error.status();
     }
-    lock.lock();
-    if (sent < commands.size()) {
+    if (sent < commands.count()) {
       // Not committed (the server is away): keep them for the next ack, poll or close.
-      for (auto& [stream, ids] : batch) {
-        auto& queued = pending_acks_[stream];
-        queued.insert(queued.end(), ids.begin(), ids.end());
-      }
+      requeue_acks(std::move(batch));
+      lock.lock();
       break;
     }
+    lock.lock();
   }
   flushing_ = false;
   ack_idle_.notify_all();

@@ -63,14 +63,24 @@ class RedisSubscription final : public core::Subscription {
   // Takes over dead members' entries (and, after the visibility timeout, idle ones).
   void reclaim(Connection& connection);
   void read_new(std::size_t max, std::chrono::milliseconds block);
+  // After a connection failure: what Redis delivered to this member but it never got.
+  void read_own_pending();
+  // What this member holds (buffered, in flight, or acked with the XACK still queued).
+  std::set<EntryId> held_entries();
   // Before handing out buffered entries: anything newer in a higher lane goes first.
   void read_lanes(std::size_t max);
   // Buffers the entries of one XREADGROUP/XCLAIM array for `stream`. `skip`: entries this
   // member holds already (a claim may return them), not buffered twice.
   void buffer_entries(const std::string& stream, const redisReply* entries, const std::set<EntryId>* skip = nullptr);
   std::vector<core::Record> take(std::size_t max);
-  // Sends the queued XACKs; what fails stays queued for the next try.
+  // Sends the queued XACKs on a pooled connection; what fails stays queued for the next
+  // try. read_new() sends them with its read instead.
   void flush_acks();
+  using AckBatch = std::map<const std::string*, std::vector<std::string>>;  // stream -> ids
+  AckBatch take_acks();
+  void requeue_acks(AckBatch batch);
+  // One XACK per stream; returns how many commands it added.
+  std::size_t add_acks(Commands& commands, const AckBatch& batch) const;
   void wait_woken(std::chrono::steady_clock::time_point until);
 
   RedisEngine& engine_;
@@ -90,6 +100,8 @@ class RedisSubscription final : public core::Subscription {
   std::deque<Buffered> buffer_;
   std::chrono::steady_clock::time_point next_refresh_{}, next_reclaim_{};
   bool failing_ = false;  // the last poll failed to reach the server (log once)
+  bool acks_sent_ = false;  // this poll sent the queued acks with a read
+  bool reread_pending_ = false;  // read_own_pending() before the next new read
 
   std::set<std::string> stream_names_;  // see intern()
 
@@ -99,7 +111,7 @@ class RedisSubscription final : public core::Subscription {
 
   std::mutex ack_mutex_;
   std::condition_variable ack_idle_;
-  std::map<const std::string*, std::vector<std::string>> pending_acks_;  // stream -> ids
+  AckBatch pending_acks_;
   std::size_t queued_acks_ = 0;
   std::chrono::steady_clock::time_point last_flush_{};
   bool flushing_ = false;

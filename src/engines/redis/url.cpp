@@ -79,10 +79,13 @@ Settings settings_from(const core::EngineUrl& url, const Config& config) {
       settings.retry_keep = milliseconds(std::max<long long>(number(url.redacted, key, value), 1));
     } else if (name == "dedup_layout") {
       bad(url.redacted, fmt::format("'{}' must be group or seed, not '{}'", key, value));
+    } else if (name == "frame_version") {
+      if (value != "1" && value != "2") bad(url.redacted, fmt::format("'{}' must be 1 or 2, not '{}'", key, value));
+      settings.frame_version = value == "1" ? 1 : 2;
     } else {
       bad(url.redacted, fmt::format("unknown engine property '{}' (known: redis.user, redis.password, "
                                     "redis.pool_size, redis.prefetch, redis.maxlen, redis.member_ttl, redis.visibility_timeout, "
-                                    "redis.command_timeout, redis.dedup_layout, redis.retry_keep)", key));
+                                    "redis.command_timeout, redis.dedup_layout, redis.retry_keep, redis.frame_version)", key));
     }
   }
   return settings;
