@@ -127,6 +127,26 @@ void RabbitEngine::ensure_topic(Connection& connection, const std::string& topic
     connection.bind(queue, settings_.exchange, topic);
     const int partitions = options.partitions > 0 ? options.partitions : settings_.default_partitions;
     record(connection, fmt::format("create\t{}\t{}", topic, partitions));
+    std::lock_guard lock(topics_mutex_);
+    unproven_topics_.insert(topic);
+  }
+  bool unproven = false;
+  {
+    std::lock_guard lock(topics_mutex_);
+    unproven = unproven_topics_.count(topic) > 0;
+  }
+  if (unproven) {
+    // RabbitMQ 3.10 crashes a channel that publishes to a stream whose writer it does
+    // not know yet (osiris_writer:write(none, ...) in the node's log; the connection is
+    // closed with 541, or 506 "stream not found"). Through the exchange such a publish
+    // may already be in the group queues when the channel dies, and sending it again
+    // stores it twice there (C19 and C32 saw delayed messages delivered twice). So the
+    // first publish to a stream this process created is a marker sent to the stream
+    // alone; until one is confirmed, nothing goes through the exchange to it (a failed
+    // marker fails the connection, and the send retries with a new one).
+    put_marker(connection, queue);
+    std::lock_guard lock(topics_mutex_);
+    unproven_topics_.erase(topic);
   }
   std::lock_guard lock(topics_mutex_);
   known_topics_.insert(topic);

@@ -122,6 +122,7 @@ class RabbitEngine final : public core::Engine, public std::enable_shared_from_t
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by pool_mutex_
   std::mutex topics_mutex_;
   std::set<std::string> known_topics_;  // streams this process has seen; topics_mutex_
+  std::set<std::string> unproven_topics_;  // created here, no publish confirmed yet; topics_mutex_
   std::mutex registry_mutex_;            // one catch-up at a time; guards the three below
   Registry registry_;                    // the registry stream up to registry_offset_
   std::int64_t registry_offset_ = -1;    // next offset to read; -1: the first

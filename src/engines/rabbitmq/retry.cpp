@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "engines/rabbitmq/engine.hpp"
@@ -109,6 +110,25 @@ std::optional<RabbitRetryStore::Entry> RabbitRetryStore::find(const std::string&
 }
 
 void RabbitRetryStore::append(const std::string& group, Group& state, const std::string& body) {
+  // A stream declared a moment ago refuses publishes until its writer runs (the server
+  // closes the connection: 506, or 541 on a loaded node), and a pooled connection may
+  // have died: both are retried with a new connection, as sends are, for up to the RPC
+  // timeout. Saving twice is harmless (the later event of an id wins).
+  const auto deadline = std::chrono::steady_clock::now() + engine_.settings().rpc_timeout;
+  auto backoff = std::chrono::milliseconds(50);
+  while (true) {
+    try {
+      append_once(group, state, body);
+      return;
+    } catch (const Error& error) {
+      if (error.code() != ErrorCode::connection || std::chrono::steady_clock::now() + backoff >= deadline) throw;
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(1'000));
+  }
+}
+
+void RabbitRetryStore::append_once(const std::string& group, Group& state, const std::string& body) {
   const auto queue = retry_queue(group);
   auto connection = engine_.lease();
   bool declared = false;

@@ -64,8 +64,10 @@ class RabbitRetryStore final : public core::RetryStore {
     std::mutex catch_up;             // one catch-up at a time
   };
 
-  // Appends one event, declaring the stream first if this process has not.
+  // Appends one event, declaring the stream first if this process has not; retries on
+  // a failed connection until the RPC timeout.
   void append(const std::string& group, Group& state, const std::string& body);
+  void append_once(const std::string& group, Group& state, const std::string& body);
   // Reads the events appended since the last catch-up (requires state.catch_up).
   void catch_up(const std::string& group, Group& state);
   // Requires mutex_. Records a local write of `id` and applies it to the cache.
