@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -46,8 +47,28 @@ struct Topology {
   bool priority = false;  // the queue has x-max-priority 9
 };
 
+// One measured phase over the passes: wall seconds and process CPU seconds (all
+// threads: mq's poll thread and workers count, as does rabbitmq-c's work in raw).
+struct Phase {
+  std::vector<double> wall, cpu;
+};
+
 struct Times {
-  std::vector<double> produce, consume;
+  Phase produce, consume;
+};
+
+// Measures one phase from construction to done().
+class Stopwatch {
+ public:
+  Stopwatch() : wall_(SteadyClock::now()), cpu_(std::clock()) {}
+  void done(Phase& phase) const {
+    phase.wall.push_back(Seconds(SteadyClock::now() - wall_).count());
+    phase.cpu.push_back(static_cast<double>(std::clock() - cpu_) / CLOCKS_PER_SEC);
+  }
+
+ private:
+  SteadyClock::time_point wall_;
+  std::clock_t cpu_;
 };
 
 double median(std::vector<double> values) {
@@ -120,7 +141,7 @@ void raw_pass(const mq::Config& config, std::size_t count, int pass, Topology to
   properties.delivery_mode = AMQP_DELIVERY_PERSISTENT;
   const amqp_bytes_t body{value.size(), const_cast<char*>(value.data())};
   std::uint64_t published = 0;
-  auto start = SteadyClock::now();
+  Stopwatch produce;
   for (std::size_t sent = 0; sent < count; sent += batch_size) {
     const auto size = std::min(batch_size, count - sent);
     for (std::size_t i = 0; i < size; ++i) {
@@ -142,11 +163,11 @@ void raw_pass(const mq::Config& config, std::size_t count, int pass, Topology to
     }
     published = last;
   }
-  times.produce.push_back(Seconds(SteadyClock::now() - start).count());
+  produce.done(times.produce);
 
   amqp_basic_qos(state, 1, 0, prefetch, 0);
   expect(amqp_get_rpc_reply(state), "basic.qos");
-  start = SteadyClock::now();
+  Stopwatch consume;
   amqp_basic_consume(state, 1, amqp_cstring_bytes(queue.c_str()), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
   expect(amqp_get_rpc_reply(state), "basic.consume");
   for (std::size_t received = 0; received < count;) {
@@ -165,7 +186,7 @@ void raw_pass(const mq::Config& config, std::size_t count, int pass, Topology to
     amqp_destroy_envelope(&envelope);
     ++received;
   }
-  times.consume.push_back(Seconds(SteadyClock::now() - start).count());
+  consume.done(times.consume);
   amqp_queue_delete(state, 1, amqp_cstring_bytes(queue.c_str()), 0, 0);
   expect(amqp_get_rpc_reply(state), "queue.delete");
   if (with_stream) {
@@ -191,8 +212,10 @@ void mq_pass(const mq::Config& config, std::size_t count, int pass, bool plain, 
   options.topics = {topic};
   options.workers = 1;
   options.poll_interval = std::chrono::milliseconds(10);
-  const auto handler = [&handled](const mq::Message&) {
-    handled.fetch_add(1, std::memory_order_relaxed);
+  const auto handler = [&handled, count](const mq::Message&) {
+    // The waiting main thread is woken once, by the last message: polling it would add
+    // its own wake-ups to mq's CPU per message.
+    if (handled.fetch_add(1, std::memory_order_relaxed) + 1 == count) handled.notify_all();
     return mq::Outcome::ack();
   };
   client.consumer(options, handler).stop();  // the group's queue now exists and is bound
@@ -204,26 +227,30 @@ void mq_pass(const mq::Config& config, std::size_t count, int pass, bool plain, 
     for (std::size_t i = 0; i < std::min(batch_size, count - sent); ++i) batch.emplace_back(topic, value);
   }
   auto producer = client.producer();
-  auto start = SteadyClock::now();
+  Stopwatch produce;
   for (auto& batch : batches) producer.send_batch(std::move(batch));
-  times.produce.push_back(Seconds(SteadyClock::now() - start).count());
+  produce.done(times.produce);
 
-  start = SteadyClock::now();
+  Stopwatch consume;
   auto consumer = client.consumer(options, handler);
-  while (handled.load(std::memory_order_relaxed) < count) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  times.consume.push_back(Seconds(SteadyClock::now() - start).count());
+  for (auto seen = handled.load(); seen < count; seen = handled.load()) handled.wait(seen);
+  consume.done(times.consume);
   consumer.stop(std::chrono::seconds(30));
   if (consumer.stats().acked != count) throw std::runtime_error("mq: consumer acked a wrong count");
   client.admin().delete_topic(topic);
 }
 
-void report(const char* what, std::size_t count, const std::vector<double>& mq_times,
-            const std::vector<std::pair<const char*, const std::vector<double>*>>& raws) {
-  const double mq_rate = static_cast<double>(count) / median(mq_times);
-  std::printf("%-27s mq %7.0f/s", what, mq_rate);
-  for (const auto& [name, times] : raws) {
-    const double rate = static_cast<double>(count) / median(*times);
-    std::printf(" | %s %7.0f/s, mq/it %5.1f%%", name, rate, 100.0 * mq_rate / rate);
+// Wall msgs/s and client CPU µs per message (medians over the passes), mq first, then
+// each raw variant with mq's ratios: throughput mq/it, and CPU per message mq/it.
+void report(const char* what, std::size_t count, const Phase& mq_phase,
+            const std::vector<std::pair<const char*, const Phase*>>& raws) {
+  const auto n = static_cast<double>(count);
+  const double mq_rate = n / median(mq_phase.wall), mq_cpu = 1e6 * median(mq_phase.cpu) / n;
+  std::printf("%-27s mq %7.0f/s %6.1f us/msg", what, mq_rate, mq_cpu);
+  for (const auto& [name, phase] : raws) {
+    const double rate = n / median(phase->wall), cpu = 1e6 * median(phase->cpu) / n;
+    std::printf(" | %s %7.0f/s %6.1f us/msg, mq/it %5.1f%% rate %5.1f%% cpu", name, rate, cpu, 100.0 * mq_rate / rate,
+                100.0 * mq_cpu / cpu);
   }
   std::printf("\n");
 }

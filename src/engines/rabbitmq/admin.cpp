@@ -1,6 +1,7 @@
 // Topics and groups. AMQP 0-9-1 cannot list queues, so the registry stream
 // "mq.registry" holds one event per topic created or deleted and per group that
-// first joined; listing reads it from the start (README.md, "Registry").
+// first joined; each process reads it once from the start and then only what was
+// appended since its last read (README.md, "Registry").
 #include <fmt/format.h>
 
 #include <sstream>
@@ -21,7 +22,10 @@ std::vector<std::string> split(const std::string& text, char separator) {
 }  // namespace
 
 Registry RabbitEngine::read_registry(Connection& connection) {
-  Registry registry;
+  std::lock_guard lock(registry_mutex_);
+  // Applied to a copy: a read that fails half way must not count its events twice.
+  Registry registry = registry_;
+  std::int64_t offset = registry_offset_;
   read_stream(connection, registry_queue, [&](const amqp_message_t& message) {
     const auto fields = split(std::string(static_cast<const char*>(message.body.bytes), message.body.len), '\t');
     if (fields.size() == 3 && fields[0] == "create") {
@@ -35,8 +39,22 @@ Registry RabbitEngine::read_registry(Connection& connection) {
     } else if (fields.size() == 3 && fields[0] == "group") {
       registry.groups[fields[1]] = split(fields[2], ',');
     }
-  });
+  }, {}, &offset);
+  registry_ = registry;
+  registry_offset_ = offset;
   return registry;
+}
+
+std::int64_t RabbitEngine::read_acked(Connection& connection, const std::string& group) {
+  std::lock_guard lock(registry_mutex_);
+  const auto known = acked_.try_emplace(group, -1, 0).first->second;
+  std::int64_t offset = known.first;
+  std::int64_t acked = known.second;
+  read_stream(connection, acked_queue(group), [&](const amqp_message_t& message) {
+    acked += std::atoll(std::string(static_cast<const char*>(message.body.bytes), message.body.len).c_str());
+  }, {}, &offset);
+  acked_[group] = {offset, acked};
+  return acked;
 }
 
 void RabbitEngine::create_topic(const std::string& name, const TopicOptions& options) {
@@ -101,10 +119,7 @@ GroupInfo RabbitEngine::describe_group(const std::string& group) {
     throw;
   }
   const auto registry = read_registry(*connection);
-  std::int64_t acked = 0;
-  read_stream(*connection, acked_queue(group), [&](const amqp_message_t& message) {
-    acked += std::atoll(std::string(static_cast<const char*>(message.body.bytes), message.body.len).c_str());
-  });
+  const std::int64_t acked = read_acked(*connection, group);
   GroupInfo info{group, static_cast<int>(state.consumers), {}};
   // One queue holds the group's messages from all its topics: the group's counts are
   // reported once, on its first topic (README.md, "Lag"). Committed: acks counted in

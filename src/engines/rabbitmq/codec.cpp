@@ -98,6 +98,23 @@ std::string marker_of(const amqp_message_t& message) {
   return {};
 }
 
+std::optional<std::int64_t> stream_offset_of(const amqp_message_t& message) {
+  if (!(message.properties._flags & AMQP_BASIC_HEADERS_FLAG)) return std::nullopt;
+  const auto& table = message.properties.headers;
+  for (int i = 0; i < table.num_entries; ++i) {
+    if (view_of(table.entries[i].key) != "x-stream-offset") continue;
+    const auto& value = table.entries[i].value;
+    switch (value.kind) {
+      case AMQP_FIELD_KIND_I64: return value.value.i64;
+      case AMQP_FIELD_KIND_U64: return static_cast<std::int64_t>(value.value.u64);
+      case AMQP_FIELD_KIND_I32: return value.value.i32;
+      case AMQP_FIELD_KIND_U32: return value.value.u32;
+      default: return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
 Message decode_message(const amqp_message_t& amqp, std::string_view routing_key) {
   Message message;
   message.value.assign(static_cast<const char*>(amqp.body.bytes), amqp.body.len);

@@ -18,6 +18,8 @@
 
 #include <amqp.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,5 +52,8 @@ Message decode_message(const amqp_message_t& message, std::string_view routing_k
 
 // The replay marker's value if this message is one, else empty.
 std::string marker_of(const amqp_message_t& message);
+
+// The offset RabbitMQ gives a message read from a stream (header x-stream-offset).
+std::optional<std::int64_t> stream_offset_of(const amqp_message_t& message);
 
 }  // namespace mq::engines::rabbitmq

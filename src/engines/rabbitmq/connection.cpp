@@ -196,19 +196,15 @@ void Connection::publish_confirmed(const std::vector<Outgoing>& messages, std::v
   results.assign(messages.size(), PublishResult::pending);
   if (messages.empty()) return;
   const std::uint64_t first = next_publish_tag_;
-  std::multimap<std::string, std::size_t> by_id;  // a return names its message by id
-  for (std::size_t i = 0; i < messages.size(); ++i) {
-    const auto& out = messages[i];
+  for (const auto& out : messages) {
     const int status = amqp_basic_publish(state_, 1, bytes_of(out.exchange), bytes_of(out.routing_key),
                                           out.mandatory, 0, out.properties, bytes_of(out.body));
     check_status(status, "publish");
     ++next_publish_tag_;
-    if (out.mandatory && out.properties && (out.properties->_flags & AMQP_BASIC_MESSAGE_ID_FLAG)) {
-      by_id.emplace(string_of(out.properties->message_id), i);
-    }
   }
   std::vector<bool> returned(messages.size(), false);
   std::size_t settled = 0;
+  std::size_t lowest_pending = 0;  // every index below is settled: multiple acks start here
   const auto settle = [&](std::uint64_t tag, PublishResult result) {
     if (tag < first || tag - first >= messages.size()) return;
     const auto index = static_cast<std::size_t>(tag - first);
@@ -235,19 +231,25 @@ void Connection::publish_confirmed(const std::vector<Outgoing>& messages, std::v
         const bool multiple = ack ? static_cast<const amqp_basic_ack_t*>(decoded)->multiple
                                   : static_cast<const amqp_basic_nack_t*>(decoded)->multiple;
         const auto result = ack ? PublishResult::confirmed : PublishResult::nacked;
-        for (std::uint64_t t = multiple ? first : tag; t <= tag; ++t) settle(t, result);
+        for (std::uint64_t t = multiple ? first + lowest_pending : tag; t <= tag; ++t) settle(t, result);
+        while (lowest_pending < results.size() && results[lowest_pending] != PublishResult::pending) ++lowest_pending;
         break;
       }
       case AMQP_BASIC_RETURN_METHOD: {
         amqp_message_t message;
         const auto read = amqp_read_message(state_, frame.channel, &message, 0);
         check(read, 1, "read a returned message");
-        const auto range = by_id.equal_range(string_of(message.properties.message_id));
-        for (auto it = range.first; it != range.second; ++it) {
-          if (!returned[it->second]) {
-            returned[it->second] = true;
-            break;
+        // A return names its message only by id; returns are rare (a topic deleted
+        // meanwhile), so the batch is searched instead of indexed for every publish.
+        const auto id = string_of(message.properties.message_id);
+        for (std::size_t i = 0; i < messages.size(); ++i) {
+          const auto* properties = messages[i].properties;
+          if (returned[i] || !messages[i].mandatory || !properties ||
+              !(properties->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) || string_of(properties->message_id) != id) {
+            continue;
           }
+          returned[i] = true;
+          break;
         }
         amqp_destroy_message(&message);
         break;

@@ -52,7 +52,7 @@ RabbitEngine::RabbitEngine(Settings settings, const Config& config)
     : settings_(std::move(settings)),
       capabilities_{.engine = "rabbitmq", .durable = true, .multi_process = true, .native_delay = false,
                     .priority = settings_.max_priority > 0, .offsets = false, .server = true,
-                    .durable_retry = false},
+                    .durable_retry = true},
       send_timeout_(config.producer.send_timeout) {
   auto connection = std::make_unique<Connection>(settings_);
   connection->declare_exchange(settings_.exchange);
@@ -127,19 +127,46 @@ void RabbitEngine::ensure_topic(Connection& connection, const std::string& topic
     connection.bind(queue, settings_.exchange, topic);
     const int partitions = options.partitions > 0 ? options.partitions : settings_.default_partitions;
     record(connection, fmt::format("create\t{}\t{}", topic, partitions));
+    std::lock_guard lock(topics_mutex_);
+    unproven_topics_.insert(topic);
+  }
+  bool unproven = false;
+  {
+    std::lock_guard lock(topics_mutex_);
+    unproven = unproven_topics_.count(topic) > 0;
+  }
+  if (unproven) {
+    // RabbitMQ 3.10 crashes a channel that publishes to a stream whose writer it does
+    // not know yet (osiris_writer:write(none, ...) in the node's log; the connection is
+    // closed with 541, or 506 "stream not found"). Through the exchange such a publish
+    // may already be in the group queues when the channel dies, and sending it again
+    // stores it twice there (C19 and C32 saw delayed messages delivered twice). So the
+    // first publish to a stream this process created is a marker sent to the stream
+    // alone; until one is confirmed, nothing goes through the exchange to it (a failed
+    // marker fails the connection, and the send retries with a new one).
+    put_marker(connection, queue);
+    std::lock_guard lock(topics_mutex_);
+    unproven_topics_.erase(topic);
   }
   std::lock_guard lock(topics_mutex_);
   known_topics_.insert(topic);
 }
 
 void RabbitEngine::record(Connection& connection, const std::string& event) {
+  append_control(connection, registry_queue, event);
+}
+
+void RabbitEngine::append_control(Connection& connection, const std::string& queue, const std::string& body) {
   const auto properties = control_properties(nullptr, {});
-  std::vector<Outgoing> out{Outgoing{"", registry_queue, &properties, event, true}};
+  std::vector<Outgoing> out{Outgoing{"", queue, &properties, body, true}};
   std::vector<PublishResult> results;
   connection.confirm_select();
   connection.publish_confirmed(out, results, SteadyClock::now() + settings_.rpc_timeout);
+  if (results.front() == PublishResult::returned) {
+    throw Error(ErrorCode::not_found, fmt::format("queue '{}' does not exist", queue));
+  }
   if (results.front() != PublishResult::confirmed) {
-    throw Error(ErrorCode::connection, fmt::format("{}: the registry did not confirm an event", settings_.redacted));
+    throw Error(ErrorCode::connection, fmt::format("{}: '{}' did not confirm an event", settings_.redacted, queue));
   }
 }
 
@@ -167,15 +194,16 @@ std::string RabbitEngine::put_marker(Connection& connection, const std::string& 
 
 void RabbitEngine::read_stream(Connection& connection, const std::string& queue,
                                const std::function<void(const amqp_message_t&)>& visit,
-                               const std::function<void(const std::string&)>& on_marker) {
+                               const std::function<void(const std::string&)>& on_marker, std::int64_t* offset) {
   // The marker bounds "now": everything before it in the stream is read.
   const std::string marker = put_marker(connection, queue);
   const auto deadline = SteadyClock::now() + settings_.rpc_timeout;
   connection.open_side_channel(2);
   connection.qos(1000, 2);
   const std::string first = "first";
-  amqp_table_entry_t offset = string_entry("x-stream-offset", first);
-  connection.consume(queue, amqp_table_t{1, &offset}, 2);
+  amqp_table_entry_t start = offset && *offset >= 0 ? integer_entry("x-stream-offset", *offset)
+                                                    : string_entry("x-stream-offset", first);
+  connection.consume(queue, amqp_table_t{1, &start}, 2);
   Delivery delivery;
   while (true) {
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now());
@@ -184,6 +212,9 @@ void RabbitEngine::read_stream(Connection& connection, const std::string& queue,
     }
     if (!connection.next_delivery(delivery, left) || delivery.channel != 2) continue;
     connection.ack(delivery.tag, false, 2);  // streams deliver on credit: acks return it
+    if (offset) {
+      if (const auto at = stream_offset_of(delivery.message)) *offset = *at + 1;
+    }
     const auto seen = marker_of(delivery.message);
     if (seen == marker) break;
     if (seen.empty()) visit(delivery.message);

@@ -23,6 +23,7 @@
 
 #include "core/engine.hpp"
 #include "engines/rabbitmq/connection.hpp"
+#include "engines/rabbitmq/retry.hpp"
 
 namespace mq::engines::rabbitmq {
 
@@ -73,7 +74,10 @@ class RabbitEngine final : public core::Engine, public std::enable_shared_from_t
   std::vector<TopicInfo> list_topics() override;
   std::vector<std::string> list_groups() override;
   GroupInfo describe_group(const std::string& group) override;
+  std::shared_ptr<core::RetryStore> retry_store() override { return retries_; }
   void close() override;
+
+  RabbitRetryStore& retries() { return *retries_; }
 
   const Settings& settings() const { return settings_; }
   // A connection from the pool, or a new one. Throws Error(connection).
@@ -88,16 +92,24 @@ class RabbitEngine final : public core::Engine, public std::enable_shared_from_t
   void declare_stream(Connection& connection, const std::string& queue, const TopicOptions& retention = {});
   // Appends an event ("create", "delete", "group") to the registry stream.
   void record(Connection& connection, const std::string& event);
+  // Appends a control message with `body` to a queue or stream and waits for its
+  // confirm. Throws not_found when the queue does not exist, connection otherwise.
+  void append_control(Connection& connection, const std::string& queue, const std::string& body);
   // Appends a marker (a control message with a fresh id) to a stream and waits for its
   // confirm; returns the id. Throws not_found when the stream does not exist.
   std::string put_marker(Connection& connection, const std::string& queue);
   // Reads a stream from its first message up to now (a marker it appends first),
   // calling `visit` for each message and `on_marker` for each earlier marker (by id).
-  // Uses channel 2 of `connection`.
+  // With `offset`: reads from that stream offset instead (-1: the first) and leaves in
+  // it the offset after the last message read. Uses channel 2 of `connection`.
   void read_stream(Connection& connection, const std::string& queue,
                    const std::function<void(const amqp_message_t&)>& visit,
-                   const std::function<void(const std::string&)>& on_marker = {});
+                   const std::function<void(const std::string&)>& on_marker = {}, std::int64_t* offset = nullptr);
+  // The registry as of now. Each process keeps what it read and reads only what was
+  // appended since (by stream offset): the registry grows with every event.
   Registry read_registry(Connection& connection);
+  // How many deliveries the group's members acked (its ack stream), read likewise.
+  std::int64_t read_acked(Connection& connection, const std::string& group);
 
  private:
   void check_open() const;
@@ -110,6 +122,12 @@ class RabbitEngine final : public core::Engine, public std::enable_shared_from_t
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by pool_mutex_
   std::mutex topics_mutex_;
   std::set<std::string> known_topics_;  // streams this process has seen; topics_mutex_
+  std::set<std::string> unproven_topics_;  // created here, no publish confirmed yet; topics_mutex_
+  std::mutex registry_mutex_;            // one catch-up at a time; guards the three below
+  Registry registry_;                    // the registry stream up to registry_offset_
+  std::int64_t registry_offset_ = -1;    // next offset to read; -1: the first
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> acked_;  // group -> (next offset, acks)
+  const std::shared_ptr<RabbitRetryStore> retries_ = std::make_shared<RabbitRetryStore>(*this);
 };
 
 }  // namespace mq::engines::rabbitmq

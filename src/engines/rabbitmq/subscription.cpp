@@ -187,8 +187,7 @@ class RabbitSubscription final : public core::Subscription {
     connection->confirm_select();  // ack reports at close wait for their confirm
     // mq's own groups (mq.scheduler, mq.dlq-reader.*) hold what they fetch until a due
     // time or a decision, bounded by core: a prefetch limit would stall them.
-    const bool internal = spec_.group.starts_with(names::reserved_topic_prefix);
-    connection->qos(internal ? 0 : engine_->settings().prefetch);
+    connection->qos(internal_ ? 0 : engine_->settings().prefetch);
     connection->consume(queue_);
     std::lock_guard lock(connection_mutex_);
     connection_ = std::move(connection);
@@ -345,6 +344,8 @@ class RabbitSubscription final : public core::Subscription {
         for (const auto& [tag, multiple] : ranges_.take(tags)) connection_->ack(tag, multiple);
         continue;
       }
+      // Only a message given back by a member can have a retry saved elsewhere (retry.hpp).
+      if (delivery.redelivered && !internal_) engine_->retries().note_redelivered(spec_.group, message.id);
       records.push_back(core::Record{std::move(message), token});
     }
   }
@@ -353,6 +354,8 @@ class RabbitSubscription final : public core::Subscription {
   const core::SubscriptionSpec spec_;
   const core::TopicFilter filter_;
   const std::string queue_;
+  // mq's own groups (mq.scheduler, mq.dlq-reader.*): no prefetch limit, no retry notes.
+  const bool internal_ = spec_.group.starts_with(names::reserved_topic_prefix);
   std::mutex connection_mutex_;  // guards the five fields below; never held while waiting
   std::unique_ptr<Connection> connection_;
   std::atomic<std::uint64_t> generation_{0};  // written under connection_mutex_
