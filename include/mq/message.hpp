@@ -33,6 +33,8 @@ class Headers {
   std::optional<std::string_view> find(std::string_view name) const;
   bool contains(std::string_view name) const { return find(name).has_value(); }
 
+  // Room for `count` entries without reallocating (an optimisation only).
+  void reserve(std::size_t count) { entries_.reserve(count); }
   std::size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   auto begin() const { return entries_.begin(); }

@@ -14,11 +14,13 @@ void ConsumerRuntime::batch_worker_loop() {
   while (auto first = dispatcher_.pop()) {
     std::vector<Task> batch;
     batch.push_back(std::move(*first));
+    if (dispatcher_.starved()) wake_poller_if_needed();  // see worker_loop
     const auto until = std::chrono::steady_clock::now() + batch_options_.linger;
     while (batch.size() < batch_options_.max_messages) {
       auto next = dispatcher_.pop_until(until);
       if (!next) break;
       batch.push_back(std::move(*next));
+      if (dispatcher_.starved()) wake_poller_if_needed();
     }
     const auto popped = batch.size();
     run_batch(batch);

@@ -95,7 +95,12 @@ void ConsumerRuntime::poll_loop() {
     std::size_t budget = 0;
     {
       std::unique_lock lock(mutex_);
-      changed_.wait(lock, [&] { return stopping_ || in_flight_ < max_in_flight_; });
+      changed_.wait(lock, [&] {
+        if (stopping_ || may_fetch_locked()) return true;
+        poller_waiting_ = true;  // finishers wake it once fetching is worthwhile
+        return false;
+      });
+      poller_waiting_ = false;
       if (stopping_) return;
       budget = max_in_flight_ - in_flight_;
     }
@@ -114,7 +119,9 @@ void ConsumerRuntime::poll_loop() {
       in_flight_ += records.size();
     }
     const bool count = metrics::enabled();
-    const std::string* last_topic = nullptr;  // a fetch is mostly one topic: look it up once per run
+    // A fetch is mostly one topic: look it up once per run. last_topic points at the
+    // key inside metrics_by_topic_ (stable), not into a record that is moved below.
+    const std::string* last_topic = nullptr;
     metrics::ConsumedMetrics* last_metrics = nullptr;
     std::vector<Task> tasks(records.size());
     for (std::size_t i = 0; i < records.size(); ++i) {
@@ -124,11 +131,11 @@ void ConsumerRuntime::poll_loop() {
       task.attempt = record.message.attempt();
       if (count) {
         if (!last_topic || *last_topic != record.message.topic) {
-          auto& cached = metrics_by_topic_[record.message.topic];
-          if (!cached) cached = metrics::consumed(record.message.topic, options_.group);
-          last_metrics = cached;
+          auto& cached = *metrics_by_topic_.try_emplace(record.message.topic, nullptr).first;
+          if (!cached.second) cached.second = metrics::consumed(record.message.topic, options_.group);
+          last_topic = &cached.first;
+          last_metrics = cached.second;
         }
-        last_topic = &record.message.topic;
         task.metrics = last_metrics;
       }
       task.record = std::move(record);
@@ -139,9 +146,32 @@ void ConsumerRuntime::poll_loop() {
 
 void ConsumerRuntime::worker_loop() {
   while (auto task = dispatcher_.pop()) {
-    run(std::move(*task));
+    // This worker took the last runnable task: the poller may have to fetch before
+    // the refill mark so that the workers do not run dry.
+    if (dispatcher_.starved()) wake_poller_if_needed();
+    run(*task);
     dispatcher_.task_done();
   }
+}
+
+bool ConsumerRuntime::may_fetch_locked() const {
+  if (in_flight_ >= max_in_flight_) return false;
+  // Fetch in large bites: once half the window is free, or when the workers have
+  // nothing runnable (slow handlers, retries in backoff, a held key). Refilling every
+  // freed slot at once made the poller fetch one record per finished one, contending
+  // for the engine's lock with every ack.
+  const std::size_t refill = std::max<std::size_t>(1, max_in_flight_ / 2);
+  return in_flight_ + refill <= max_in_flight_ || dispatcher_.starved();
+}
+
+void ConsumerRuntime::wake_poller_if_needed() {
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    wake = poller_waiting_ && may_fetch_locked();
+    if (wake) poller_waiting_ = false;  // one wake-up per wait
+  }
+  if (wake) changed_.notify_all();
 }
 
 Outcome ConsumerRuntime::invoke_handler(const Message& message) {
@@ -221,7 +251,7 @@ void ConsumerRuntime::save_retry(Task& task, std::chrono::milliseconds wait) {
   }
 }
 
-void ConsumerRuntime::run(Task task) {
+void ConsumerRuntime::run(Task& task) {
   if (!resume_saved_retry(task)) return;
   task.record.message.headers.set(names::attempt_header, std::to_string(task.attempt));
   if (!claim_for_handling(task)) return;
@@ -264,6 +294,8 @@ void ConsumerRuntime::retry_later(Task task, std::chrono::milliseconds wait) {
     if (stopping_) return;
   }
   const bool held = !task.order_key.empty();
+  // The task leaves the workers without freeing its slot: they may now be idle.
+  wake_poller_if_needed();
   retry_timers_.schedule(std::chrono::steady_clock::now() + wait, [this, held, task = std::move(task)]() mutable {
     if (held) dispatcher_.push_front_held(std::move(task));
     else dispatcher_.push(std::move(task));
@@ -312,13 +344,15 @@ void ConsumerRuntime::finish(const Task& task) {
     if (!subscription_closed_) subscription_->ack(task.record);
   }
   dispatcher_.release(task.order_key);
-  bool was_full = false;
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    was_full = in_flight_-- >= max_in_flight_;
+    --in_flight_;
+    // Only a waiting poller that may now fetch needs waking (stop() does not wait on this).
+    wake = poller_waiting_ && may_fetch_locked();
+    if (wake) poller_waiting_ = false;
   }
-  // Only a poller waiting for a free slot needs waking (stop() does not wait on this).
-  if (was_full) changed_.notify_all();
+  if (wake) changed_.notify_all();
 }
 
 std::chrono::milliseconds ConsumerRuntime::jittered_backoff(int next_attempt) const {

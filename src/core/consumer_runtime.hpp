@@ -66,9 +66,13 @@ class ConsumerRuntime {
   void batch_worker_loop();
   void run_batch(std::vector<Task>& batch);
   Outcome invoke_batch_handler(const std::vector<Message>& messages);
-  void run(Task task);
+  void run(Task& task);  // may move from `task` (retries)
   Outcome invoke_handler(const Message& message);
   void finish(const Task& task);  // acks, releases the key, frees an in-flight slot
+  // Requires mutex_. Whether the poller should fetch now (see poll_loop).
+  bool may_fetch_locked() const;
+  // Wakes the poller if it waits and may_fetch_locked() now holds.
+  void wake_poller_if_needed();
   // Dedup before the handler: false when the task is finished or postponed already.
   bool claim_for_handling(Task& task);
   void settle_claim(const Task& task, bool processed);
@@ -100,6 +104,7 @@ class ConsumerRuntime {
   std::size_t in_flight_ = 0;        // fetched and not finished (includes waiting retries)
   std::size_t max_in_flight_;
   bool stopping_ = false;
+  bool poller_waiting_ = false;  // the poller sleeps until may_fetch_locked()
   std::mutex stop_mutex_;  // serialises stop(); guards the two fields below
   bool stopped_ = false;
   bool stop_result_ = false;

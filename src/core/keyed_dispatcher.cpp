@@ -16,6 +16,7 @@ bool KeyedDispatcher::push_locked(Task&& task) {
     // in held_ marks that.
   }
   runnable_.push_back(std::move(task));
+  runnable_count_.store(runnable_.size(), std::memory_order_relaxed);
   return true;
 }
 
@@ -45,6 +46,7 @@ void KeyedDispatcher::push_front_held(Task task) {
     std::lock_guard lock(mutex_);
     assert(task.order_key.empty() || held_.count(task.order_key) == 1);
     runnable_.push_front(std::move(task));
+    runnable_count_.store(runnable_.size(), std::memory_order_relaxed);
   }
   available_.notify_one();
 }
@@ -59,6 +61,7 @@ std::optional<Task> KeyedDispatcher::take_runnable_locked() {
   if (runnable_.empty()) return std::nullopt;
   Task task = std::move(runnable_.front());
   runnable_.pop_front();
+  runnable_count_.store(runnable_.size(), std::memory_order_relaxed);
   ++active_;
   return task;
 }
@@ -98,6 +101,7 @@ void KeyedDispatcher::release(const std::string& key) {
     } else {
       // The next task of the key inherits the hold.
       runnable_.push_back(std::move(entry->second.front()));
+      runnable_count_.store(runnable_.size(), std::memory_order_relaxed);
       entry->second.pop_front();
       woke = true;
     }
@@ -119,6 +123,7 @@ std::size_t KeyedDispatcher::discard_waiting() {
     std::lock_guard lock(mutex_);
     count = runnable_.size();
     runnable_.clear();
+    runnable_count_.store(runnable_.size(), std::memory_order_relaxed);
     for (auto& [key, line] : held_) {
       count += line.size();
       line.clear();

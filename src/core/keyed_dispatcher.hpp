@@ -6,6 +6,7 @@
 // has no ordering and is runnable at once. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -33,6 +34,52 @@ struct Task {
   bool retry_saved = false;    // the RetryStore holds an entry to erase when finished
 };
 
+// A FIFO of tasks in a ring that keeps its storage. std::deque allocates and frees a
+// node for every two Tasks (a Task is a few hundred bytes), i.e. once per message on
+// the consumer's hot path; the ring only grows (doubling) to the largest backlog seen.
+// Slots outside [head, head + count) hold moved-from Tasks, which own no memory. Not
+// thread-safe (KeyedDispatcher's mutex guards it).
+class TaskQueue {
+ public:
+  bool empty() const { return count_ == 0; }
+  std::size_t size() const { return count_; }
+  Task& front() { return slots_[head_]; }
+  void push_back(Task&& task) {
+    if (count_ == slots_.size()) grow();
+    slots_[(head_ + count_) & (slots_.size() - 1)] = std::move(task);
+    ++count_;
+  }
+  void push_front(Task&& task) {
+    if (count_ == slots_.size()) grow();
+    head_ = (head_ + slots_.size() - 1) & (slots_.size() - 1);
+    slots_[head_] = std::move(task);
+    ++count_;
+  }
+  // Drops the front (moved from by the caller).
+  void pop_front() {
+    head_ = (head_ + 1) & (slots_.size() - 1);
+    --count_;
+  }
+  void clear() {
+    for (; count_ > 0; --count_) {
+      slots_[head_] = Task{};  // frees what the task held
+      head_ = (head_ + 1) & (slots_.size() - 1);
+    }
+  }
+
+ private:
+  void grow() {
+    std::vector<Task> larger(slots_.empty() ? 16 : slots_.size() * 2);  // a power of two
+    for (std::size_t i = 0; i < count_; ++i) larger[i] = std::move(slots_[(head_ + i) & (slots_.size() - 1)]);
+    slots_ = std::move(larger);
+    head_ = 0;
+  }
+
+  std::vector<Task> slots_;  // size: 0 or a power of two
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
+};
+
 class KeyedDispatcher {
  public:
   // Queues a task behind earlier tasks of its key.
@@ -58,6 +105,9 @@ class KeyedDispatcher {
   // Drops every task not yet started (keys stay as they are); returns how many.
   std::size_t discard_waiting();
   std::size_t runnable() const;
+  // Nothing is runnable right now (lock-free; exact when the caller's own pop or push
+  // was the last change). The consumer runtime fetches early when its workers starve.
+  bool starved() const { return runnable_count_.load(std::memory_order_relaxed) == 0; }
 
  private:
   std::optional<Task> take_runnable_locked();  // the front runnable task, now active
@@ -67,7 +117,8 @@ class KeyedDispatcher {
   std::condition_variable available_;
   std::condition_variable idle_;
   std::size_t active_ = 0;  // popped and not yet task_done()
-  std::deque<Task> runnable_;
+  TaskQueue runnable_;
+  std::atomic<std::size_t> runnable_count_{0};  // runnable_.size(), updated under mutex_
   // Held keys and the tasks waiting behind them.
   std::unordered_map<std::string, std::deque<Task>> held_;
   bool closed_ = false;

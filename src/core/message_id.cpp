@@ -1,6 +1,8 @@
 #include "core/message_id.hpp"
 
+#include <array>
 #include <chrono>
+#include <cstring>
 #include <cstdint>
 #include <random>
 
@@ -19,17 +21,32 @@ struct SplitMix64 {
   }
 };
 
+// Constant-initialised (seeded on first use): a thread_local with a dynamic initialiser
+// costs an initialisation check and extra TLS look-ups on every access from a shared
+// library.
 struct IdState {
   std::uint64_t last_millis = 0;
   std::uint32_t counter = 0;  // 12 bits (rand_a), restarts from a random point each ms
-  SplitMix64 random{(static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()};
+  bool seeded = false;
+  SplitMix64 random{0};
 };
 
+// "00".."ff": two hex digits per table look-up.
+constexpr auto hex_pairs = [] {
+  std::array<char, 512> table{};
+  constexpr char hex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < 256; ++i) {
+    table[2 * i] = hex[i >> 4];
+    table[2 * i + 1] = hex[i & 0xf];
+  }
+  return table;
+}();
+
+// Writes `digits` (even) lower-case hex digits of `value`, most significant first.
 void put_hex(char* out, std::uint64_t value, int digits) {
-  static constexpr char hex[] = "0123456789abcdef";
-  for (int i = digits - 1; i >= 0; --i) {
-    out[i] = hex[value & 0xf];
-    value >>= 4;
+  for (int i = digits - 2; i >= 0; i -= 2) {
+    std::memcpy(out + i, &hex_pairs[2 * (value & 0xff)], 2);
+    value >>= 8;
   }
 }
 
@@ -40,6 +57,10 @@ std::string new_message_id() { return new_message_id(std::chrono::system_clock::
 std::string new_message_id(std::chrono::system_clock::time_point now) {
   thread_local IdState thread_state;
   IdState& state = thread_state;  // one TLS address lookup (libmq is a shared library)
+  if (!state.seeded) {
+    state.random.state = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+    state.seeded = true;
+  }
   auto millis = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
   if (millis <= state.last_millis) {

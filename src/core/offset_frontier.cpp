@@ -5,8 +5,17 @@
 namespace mq::core {
 
 bool OffsetFrontier::finished(std::int64_t offset) {
-  auto it = std::lower_bound(open_.begin(), open_.end(), offset,
-                             [](const auto& entry, std::int64_t value) { return entry.first < value; });
+  if (open_.empty() || offset < open_.front().first) return false;
+  // Offsets are usually contiguous (gaps are rare): then the entry is at its distance
+  // from the front, found without a search.
+  auto it = open_.end();
+  const auto distance = static_cast<std::uint64_t>(offset - open_.front().first);
+  if (distance < open_.size() && open_[static_cast<std::size_t>(distance)].first == offset) {
+    it = open_.begin() + static_cast<std::ptrdiff_t>(distance);
+  } else {
+    it = std::lower_bound(open_.begin(), open_.end(), offset,
+                          [](const auto& entry, std::int64_t value) { return entry.first < value; });
+  }
   if (it == open_.end() || it->first != offset || it->second) return false;  // unknown or repeated
   it->second = true;
   --outstanding_;

@@ -26,15 +26,16 @@ void ProducerImpl::check_open() const {
 Envelope ProducerImpl::prepare(Message message, TimePoint due) const {
   check_open();
   validate_message(message, options_.max_message_bytes, /*allow_reserved_topic=*/false);
-  return fill_in(std::move(message), due, Clock::now(), TraceInjector());
+  Envelope envelope{std::move(message), due};
+  fill_in(envelope.message, Clock::now(), TraceInjector());
+  return envelope;
 }
 
-Envelope ProducerImpl::fill_in(Message message, TimePoint due, TimePoint now, const TraceInjector& trace) const {
+void ProducerImpl::fill_in(Message& message, TimePoint now, const TraceInjector& trace) const {
   if (message.id.empty()) message.id = new_message_id(now);
   if (message.timestamp == TimePoint{}) message.timestamp = now;
   message.offset = -1;
   trace.inject(message);
-  return Envelope{std::move(message), due};
 }
 
 namespace {
@@ -128,7 +129,7 @@ std::vector<Receipt> ProducerImpl::send_batch(std::vector<Message> messages) {
   // the batch is sent at one time, in one context.
   const auto now = Clock::now();
   const TraceInjector trace;
-  for (auto& message : messages) batch.push_back(fill_in(std::move(message), TimePoint{}, now, trace));
+  for (auto& message : messages) fill_in(batch.emplace_back(std::move(message)).message, now, trace);  // in place
   if (batch.empty()) return {};
   auto results = append_and_wait(std::move(batch));
   std::vector<Receipt> receipts;

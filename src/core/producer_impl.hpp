@@ -43,7 +43,7 @@ class ProducerImpl {
   // Validates and fills id/timestamp; throws mq::Error. Called before anything is queued.
   Envelope prepare(Message message, TimePoint due) const;
   // Sets id, timestamp (`now` when unset) and trace headers of a validated message.
-  Envelope fill_in(Message message, TimePoint due, TimePoint now, const TraceInjector& trace) const;
+  void fill_in(Message& message, TimePoint now, const TraceInjector& trace) const;
   void check_open() const;
   // The sender's state shared with engine callbacks, which may run after an expired
   // batch was given up (and even after this producer is gone): they only touch this.

@@ -97,32 +97,57 @@ void set_hook(Hook hook) {
 
 namespace mq::core {
 
+namespace {
+
+constexpr std::size_t span_digits = 16;
+
+std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
 TraceInjector::TraceInjector() {
   const auto& parent = trace::resolved_context();
   if (!parent) return;
   parent_ = &*parent;
-  prefix_.reserve(3 + parent_->trace_id.size() + 1);
-  prefix_.append("00-").append(parent_->trace_id).push_back('-');
+  // Built here rather than by Context::traceparent(): the span digits sit right after
+  // the trace id whatever its length (a user-made Context is not validated).
+  span_offset_ = 3 + parent_->trace_id.size() + 1;
+  traceparent_.reserve(span_offset_ + span_digits + 3);
+  traceparent_.append("00-").append(parent_->trace_id).append("-").append(span_digits, '0');
+  traceparent_.append(parent_->sampled ? "-01" : "-00");
+  char seed[span_digits];
+  trace::fill_random_hex(seed, span_digits);  // the thread's generator, once per send
+  std::memcpy(&span_state_, seed, sizeof span_state_);
 }
 
 void TraceInjector::inject(Message& message) const {
-  if (!parent_ || message.headers.contains(names::traceparent_header)) return;  // none, or the sender's own
-  // The child span: "00-<trace id>-<new span id>-<flags>", built in place.
-  constexpr std::size_t span_digits = 16;
-  std::string traceparent;
-  traceparent.resize(prefix_.size() + span_digits + 3);
-  char* out = traceparent.data();
-  std::memcpy(out, prefix_.data(), prefix_.size());
-  trace::fill_random_hex(out + prefix_.size(), span_digits);
-  std::memcpy(out + prefix_.size() + span_digits, parent_->sampled ? "-01" : "-00", 3);
+  if (!parent_) return;
+  bool has_trace_id = false;
+  for (const auto& [name, value] : message.headers) {
+    if (name == names::traceparent_header) return;  // the sender's own
+    has_trace_id = has_trace_id || name == names::trace_id_header;
+  }
+  // The child span: a copy of the formatted traceparent with new span digits (never
+  // all zero: invalid in W3C trace context).
+  std::string traceparent = traceparent_;
+  std::uint64_t span = splitmix64(span_state_);
+  if (span == 0) span = 1;
+  static constexpr char hex[] = "0123456789abcdef";
+  for (std::size_t i = span_digits; i-- > 0; span >>= 4) traceparent[span_offset_ + i] = hex[span & 0xf];
+  if (!has_trace_id) message.headers.reserve(message.headers.size() + 2);  // one allocation for both
   message.headers.add(std::string(names::traceparent_header), std::move(traceparent));
-  if (message.headers.contains(names::trace_id_header)) message.headers.set(names::trace_id_header, parent_->trace_id);
+  if (has_trace_id) message.headers.set(names::trace_id_header, parent_->trace_id);
   else message.headers.add(std::string(names::trace_id_header), parent_->trace_id);
   if (trace::hook_installed.load(std::memory_order_acquire)) {
     const auto text = *message.headers.find(names::traceparent_header);
-    const trace::Context span{parent_->trace_id, std::string(text.substr(prefix_.size(), span_digits)),
-                              parent_->sampled};
-    notify_trace_hook(trace::Event::send, message, span);
+    const trace::Context span_context{parent_->trace_id, std::string(text.substr(span_offset_, span_digits)),
+                                      parent_->sampled};
+    notify_trace_hook(trace::Event::send, message, span_context);
   }
 }
 

@@ -2,6 +2,7 @@
 // consumer runtime).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -23,7 +24,13 @@ class TraceInjector {
 
  private:
   const trace::Context* parent_ = nullptr;  // the thread's current context
-  std::string prefix_;                      // "00-<trace id>-"
+  // "00-<trace id>-<span>-<flags>", formatted once per send; each message gets a copy
+  // with its own 16 span digits written in.
+  std::string traceparent_;
+  std::size_t span_offset_ = 0;  // where the span digits start in traceparent_
+  // Span ids of this send (splitmix64, seeded once from the thread's generator): no
+  // thread-local look-up per message. Mutable: inject() is logically const.
+  mutable std::uint64_t span_state_ = 0;
 };
 
 // inject() for one message.

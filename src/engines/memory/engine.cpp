@@ -16,6 +16,34 @@ namespace {
 
 }  // namespace
 
+StoredMessage::StoredMessage(Message& message)
+    : value_(std::move(message.value)), timestamp_(message.timestamp) {
+  inline_id_ = message.id.size() == inline_id_size;
+  if (inline_id_) std::copy(message.id.begin(), message.id.end(), id_.begin());
+  if (message.key || !message.headers.empty() || !inline_id_) {
+    extra_ = std::make_unique<Extra>(
+        Extra{std::move(message.key), std::move(message.headers), inline_id_ ? std::string() : std::move(message.id)});
+  }
+}
+
+Message StoredMessage::load(const std::string& topic, int partition, int priority, std::int64_t offset) const {
+  Message message;
+  message.topic = topic;
+  message.value = value_;
+  message.id = inline_id_ ? std::string(id_.data(), id_.size()) : extra_->id;
+  if (extra_) {
+    message.key = extra_->key;
+    // Room for the one header the consumer runtime adds (mq-attempt): no regrowth.
+    message.headers.reserve(extra_->headers.size() + 1);
+    for (const auto& [name, value] : extra_->headers) message.headers.add(name, value);
+  }
+  message.timestamp = timestamp_;
+  message.priority = priority;
+  message.partition = partition;
+  message.offset = offset;
+  return message;
+}
+
 Topic* Broker::find_topic(const std::string& name, bool create, int partitions) {
   auto it = topics.find(name);
   if (it != topics.end()) return &it->second;
@@ -64,11 +92,10 @@ core::AppendResult MemoryEngine::append_locked(Message& message, Topic* topic) {
   auto& target = topic->partitions[static_cast<std::size_t>(partition)];
   auto& log = target.lane(message.priority);
   target.top = std::max(target.top, message.priority);
-  message.partition = partition;
-  message.offset = static_cast<std::int64_t>(log.size());
-  Receipt receipt{message.topic, partition, message.offset, message.id, {}, {}};
-  log.push_back(std::move(message));
-  return {Status(), std::move(receipt)};
+  const auto offset = static_cast<std::int64_t>(log.size());
+  log.push_back(message);
+  // The message is spent: its topic and id move on into the receipt.
+  return {Status(), Receipt{std::move(message.topic), partition, offset, std::move(message.id), {}, {}}};
 }
 
 void MemoryEngine::append(std::vector<core::Envelope> batch, Acks, core::AppendCallback done) {
@@ -134,6 +161,7 @@ void MemoryEngine::delete_topic(const std::string& name) {
     std::erase_if(group.owner, [&](const auto& entry) { return entry.first.first == name; });
     for (auto& [id, member] : group.members) {
       std::erase_if(member->owned, [&](const auto& entry) { return entry.first.first == name; });
+      ++member->owned_epoch;
     }
   }
   ++broker_->topology_version;

@@ -29,6 +29,35 @@ namespace mq::engines::memory {
 
 using core::TopicPartition;
 
+// What a partition keeps of a message: what a consumer gets back and the partition
+// does not know already (topic, partition, offset and priority follow from where it is
+// stored). The common message (no key, no headers, an id made by mq: 36 characters) is
+// 88 bytes plus its value, with no allocation of its own; anything else lives in
+// `extra_`. A small record means fewer fresh pages per stored message (the kernel zeroes
+// each) and lets the producer's id string move on into the receipt instead of a copy.
+class StoredMessage {
+ public:
+  // Takes value, key and headers from `message`; copies the id (moves it when it is
+  // not 36 characters long). The caller may still use topic and id afterwards.
+  explicit StoredMessage(Message& message);
+  // The message as delivered: everything stored plus where it was stored.
+  Message load(const std::string& topic, int partition, int priority, std::int64_t offset) const;
+
+ private:
+  struct Extra {
+    std::optional<std::string> key;
+    Headers headers;
+    std::string id;  // when not inline
+  };
+  static constexpr std::size_t inline_id_size = 36;  // a UUID in text (core's ids)
+
+  std::string value_;
+  TimePoint timestamp_;
+  std::unique_ptr<Extra> extra_;  // null: no key, no headers, inline id
+  std::array<char, inline_id_size> id_{};
+  bool inline_id_ = false;
+};
+
 // A partition's messages, offset == index (no retention in memory). Stored in chunks
 // of fixed capacity: appending never moves earlier messages (a std::vector regrowing
 // to a million messages moves each of them about twice and churns big allocations),
@@ -36,16 +65,17 @@ using core::TopicPartition;
 class MessageLog {
  public:
   std::size_t size() const { return size_; }
-  const Message& operator[](std::size_t offset) const { return chunks_[offset / chunk_size][offset % chunk_size]; }
-  void push_back(Message&& message) {
+  const StoredMessage& operator[](std::size_t offset) const { return chunks_[offset / chunk_size][offset % chunk_size]; }
+  // Stores `message` (see StoredMessage: topic and id stay usable).
+  void push_back(Message& message) {
     if (size_ % chunk_size == 0) chunks_.emplace_back().reserve(chunk_size);
-    chunks_.back().push_back(std::move(message));
+    chunks_.back().emplace_back(message);
     ++size_;
   }
 
  private:
   static constexpr std::size_t chunk_size = 4096;
-  std::vector<std::vector<Message>> chunks_;  // each holds chunk_size, the last one up to it
+  std::vector<std::vector<StoredMessage>> chunks_;  // each holds chunk_size, the last one up to it
   std::size_t size_ = 0;
 };
 
@@ -98,6 +128,9 @@ struct Member {
   std::size_t next_partition = 0;  // round-robin start for fairness across partitions
   std::uint64_t joined_version = 0;  // Broker::topology_version when it joined
   bool woken = false;              // wakeup() was called
+  // Bumped whenever an entry of `owned` (or the group's committed entry of one) is
+  // erased: pointers into them cached by the subscription are stale after a change.
+  std::uint64_t owned_epoch = 0;
 };
 
 struct Group {
@@ -159,7 +192,8 @@ class MemoryEngine final : public core::Engine {
   // Requires the broker mutex. The message's topic, created if allowed; nullptr if not.
   Topic* topic_for_append(const std::string& name);
   // Appends one message that is due now to `topic` (from topic_for_append: a batch is
-  // mostly one topic, looked up once); requires the broker mutex.
+  // mostly one topic, looked up once); requires the broker mutex. Consumes `message`
+  // (its fields move into the log and the receipt).
   core::AppendResult append_locked(Message& message, Topic* topic);
 
   const std::shared_ptr<Broker> broker_;

@@ -45,6 +45,7 @@ void Broker::release_if_drained(Group& group, Member& member, const TopicPartiti
   if (auto it = target.find(partition); it != target.end() && it->second == member.id) return;
   commit(group, partition, owned->second);
   member.owned.erase(owned);
+  ++member.owned_epoch;
   group.owner.erase(partition);
   changed.notify_all();  // the next owner may be waiting
 }
@@ -115,22 +116,24 @@ class MemorySubscription final : public core::Subscription {
   }
 
   void ack(const core::Record& record) override {
-    const TopicPartition partition{record.message.topic, record.message.partition};
     std::lock_guard lock(broker_->mutex);
     if (closed_) return;
-    auto owned = member_.owned.find(partition);
-    if (owned == member_.owned.end()) return;  // the topic was deleted meanwhile
+    if (!find_ack_target(record.message.topic, record.message.partition)) return;  // topic deleted meanwhile
     Group& current = group();
+    OwnedPartition& owned = *ack_target_.owned;
     const int priority = static_cast<int>(record.token);  // the lane fetch() read it from
     // A lane this ownership never read: the record came from an earlier one (the topic
     // was deleted and made again meanwhile).
-    if (priority > 0 && owned->second.lanes.size() < static_cast<std::size_t>(priority)) return;
-    auto& frontier = owned->second.lane(priority);
+    if (priority > 0 && owned.lanes.size() < static_cast<std::size_t>(priority)) return;
+    auto& frontier = owned.lane(priority);
     if (frontier.finished(record.message.offset)) {
-      if (priority == 0) current.committed[partition] = frontier.committed();
-      else current.lane_committed[partition][static_cast<std::size_t>(priority - 1)] = frontier.committed();
+      if (priority == 0) *ack_target_.committed = frontier.committed();
+      else current.lane_committed[*ack_target_.partition][static_cast<std::size_t>(priority - 1)] = frontier.committed();
     }
-    if (owned->second.outstanding() == 0) broker_->release_if_drained(current, member_, partition);
+    if (owned.outstanding() == 0) {
+      const TopicPartition partition = *ack_target_.partition;  // release may erase the cached entry
+      broker_->release_if_drained(current, member_, partition);
+    }
   }
 
   void wakeup() override {
@@ -152,6 +155,7 @@ class MemorySubscription final : public core::Subscription {
       current.owner.erase(partition);
     }
     member_.owned.clear();
+    ++member_.owned_epoch;
     current.members.erase(member_.id);
     ++broker_->topology_version;
     broker_->changed.notify_all();
@@ -202,7 +206,9 @@ class MemorySubscription final : public core::Subscription {
         const auto& log = source.stored->lane(priority);
         for (auto offset = frontier.next(); offset < std::ssize(log) && records.size() < max; ++offset) {
           frontier.delivered(offset);
-          records.emplace_back(log[static_cast<std::size_t>(offset)], static_cast<std::uint64_t>(priority));  // the one copy
+          records.emplace_back(log[static_cast<std::size_t>(offset)].load(source.partition->first,
+                                                                          source.partition->second, priority, offset),
+                               static_cast<std::uint64_t>(priority));  // the one copy
         }
       }
     }
@@ -220,8 +226,33 @@ class MemorySubscription final : public core::Subscription {
     }
   }
 
+  // Requires the broker mutex. Points ack_target_ at the owned partition (and the
+  // group's committed entry for it); false if this member does not own it. Acks come
+  // in runs of one partition, so the last answer is usually still right: reused while
+  // Member::owned_epoch is unchanged (nothing erased), which saves two map lookups and
+  // a key copy per ack.
+  bool find_ack_target(const std::string& topic, int partition) {
+    if (ack_target_.owned && ack_target_.epoch == member_.owned_epoch && ack_target_.partition->second == partition &&
+        ack_target_.partition->first == topic) {
+      return true;
+    }
+    auto owned = member_.owned.find(TopicPartition{topic, partition});
+    if (owned == member_.owned.end()) return false;
+    // rebalance() sets the committed entry before taking a partition: this finds it.
+    ack_target_ = AckTarget{member_.owned_epoch, &owned->first, &owned->second, &group().committed[owned->first]};
+    return true;
+  }
+
+  struct AckTarget {
+    std::uint64_t epoch = 0;
+    const TopicPartition* partition = nullptr;  // key of member_.owned
+    OwnedPartition* owned = nullptr;            // null: nothing cached
+    std::int64_t* committed = nullptr;          // group().committed[*partition]
+  };
+
   const std::shared_ptr<Broker> broker_;
   const std::string group_name_;
+  AckTarget ack_target_;  // guarded by the broker mutex
   Group* group_ = nullptr;  // broker_->groups[group_name_], set once under the mutex
   Member member_;
   bool closed_ = false;  // guarded by the broker mutex
