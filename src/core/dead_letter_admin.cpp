@@ -24,13 +24,9 @@ namespace mq {
 namespace {
 
 // How long a read waits for the first record of a topic that has some (a server
-// engine may need a moment to assign partitions), and for more once records flow. A
-// server engine hands out a topic's partitions in separate fetches, which a loaded
-// machine can space by more than 300 ms: a read that stopped there missed a replay's
-// marker and offered the replayed dead letter again (kafka mock, CI). The quiet wait
-// costs every dead-letter verb its length once, so it stays short of a second.
+// engine may need a moment to assign partitions), and for more once records flow.
 constexpr std::chrono::milliseconds kFirstRecordWait{10'000};
-constexpr std::chrono::milliseconds kQuietWait{1'000};
+constexpr std::chrono::milliseconds kQuietWait{300};
 
 int to_int(std::optional<std::string_view> text) {
   int value = 0;
