@@ -1,7 +1,11 @@
 // Message, Headers and Receipt: the values that travel through mq.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
+#include <iterator>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -17,34 +21,102 @@ using TimePoint = Clock::time_point;
 // Ordered name/value pairs. Names may repeat (as in Kafka); find() returns the last one,
 // so appending a header overrides an earlier one of the same name for readers.
 // Values are arbitrary bytes. Thread-compatible (a value type).
+//
+// Storage: an optional immutable block of entries shared with other Headers (see
+// share()), followed by entries of this object's own. Copying headers whose entries are
+// shared costs a reference count, not a string per entry: a message delivered to many
+// consumer groups, or a batch whose messages carry the same trace headers, keeps one copy
+// of them. Changing an entry of the shared block first copies the block into this object
+// (copy-on-write); adding entries never does. Distinct Headers objects may be used from
+// different threads even when they share a block (the block is never modified).
 class Headers {
  public:
   using Entry = std::pair<std::string, std::string>;
+  // An immutable block of entries, shared by the Headers made from it.
+  using Shared = std::shared_ptr<const std::vector<Entry>>;
+
+  // Iterates the shared block's entries, then this object's own.
+  class const_iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = Entry;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const Entry*;
+    using reference = const Entry&;
+
+    const_iterator() = default;
+    reference operator*() const { return *current_; }
+    pointer operator->() const { return current_; }
+    const_iterator& operator++() {
+      if (++current_ == shared_end_) current_ = own_begin_;
+      return *this;
+    }
+    const_iterator operator++(int) {
+      auto before = *this;
+      ++*this;
+      return before;
+    }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) { return a.current_ == b.current_; }
+
+   private:
+    friend class Headers;
+    const_iterator(const Entry* current, const Entry* shared_end, const Entry* own_begin)
+        : current_(current == shared_end ? own_begin : current), shared_end_(shared_end), own_begin_(own_begin) {}
+    const Entry* current_ = nullptr;
+    const Entry* shared_end_ = nullptr;  // one past the shared block: continue with own_begin_
+    const Entry* own_begin_ = nullptr;
+  };
+  using iterator = const_iterator;
 
   Headers() = default;
-  Headers(std::initializer_list<Entry> entries) : entries_(entries) {}
+  Headers(std::initializer_list<Entry> entries) : own_(entries) {}
+  // Headers that start as the entries of `shared` (no copy of them).
+  explicit Headers(Shared shared) : shared_(std::move(shared)) {}
 
-  void add(std::string name, std::string value) {
-    entries_.emplace_back(std::move(name), std::move(value));
-  }
+  void add(std::string name, std::string value) { own_.emplace_back(std::move(name), std::move(value)); }
   // Replaces every header of this name with one entry at the end.
   void set(std::string_view name, std::string value);
   void remove(std::string_view name);
   std::optional<std::string_view> find(std::string_view name) const;
   bool contains(std::string_view name) const { return find(name).has_value(); }
 
-  // Room for `count` entries without reallocating (an optimisation only).
-  void reserve(std::size_t count) { entries_.reserve(count); }
-  std::size_t size() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
-  auto begin() const { return entries_.begin(); }
-  auto end() const { return entries_.end(); }
-  const std::vector<Entry>& entries() const { return entries_; }
+  // Moves every entry into one immutable block (when they are not all in one already)
+  // and returns it: copies of these headers, and Headers(block), share it from then on.
+  // An optimisation only: the entries, their order and every reader's view stay the same.
+  Shared share() &;
+  // The same for headers about to go away: the block moves out (no reference count
+  // taken and dropped) and these headers are left empty.
+  Shared share() && {
+    if (!own_.empty()) share();
+    return std::move(shared_);
+  }
 
-  friend bool operator==(const Headers&, const Headers&) = default;
+  // Room for `count` entries without reallocating (an optimisation only).
+  void reserve(std::size_t count) { own_.reserve(count > shared_size() ? count - shared_size() : 0); }
+  std::size_t size() const { return shared_size() + own_.size(); }
+  bool empty() const { return size() == 0; }
+  const_iterator begin() const {
+    const Entry* shared = shared_ ? shared_->data() : nullptr;
+    return {shared, shared + shared_size(), own_.data()};
+  }
+  const_iterator end() const {
+    const Entry* shared = shared_ ? shared_->data() : nullptr;
+    return {own_.data() + own_.size(), shared + shared_size(), own_.data() + own_.size()};
+  }
+  // A copy of the entries, in order.
+  std::vector<Entry> entries() const { return {begin(), end()}; }
+
+  friend bool operator==(const Headers& a, const Headers& b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+  }
 
  private:
-  std::vector<Entry> entries_;
+  std::size_t shared_size() const { return shared_ ? shared_->size() : 0; }
+  // Copies the shared block into own_ (before changing one of its entries).
+  void unshare();
+
+  Shared shared_;            // may be null; never modified (other Headers may share it)
+  std::vector<Entry> own_;   // after the shared entries
 };
 
 // One message. Producers fill topic, value and whatever else they need; mq fills id

@@ -7,6 +7,7 @@
 
 #include "core/dead_letter.hpp"
 #include "core/logging.hpp"
+#include "core/same_text.hpp"
 #include "core/tracing.hpp"
 #include "core/validate.hpp"
 #include "mq/names.hpp"
@@ -75,6 +76,7 @@ void ConsumerRuntime::start() {
   if (options_.dedup.enabled && !services_.dedup) throw Error(ErrorCode::internal, "consumer: dedup without a store");
   subscription_ = engine_->subscribe(SubscriptionSpec{options_.group, options_.topics, options_.start});
   metrics::register_group(engine_, options_.group);
+  metrics::ticks::calibrate();  // before the workers read the handler clock
   for (int i = 0; i < options_.workers; ++i) {
     workers_.emplace_back([this] { batch_handler_ ? batch_worker_loop() : worker_loop(); });
   }
@@ -130,7 +132,7 @@ void ConsumerRuntime::poll_loop() {
       task.order_key = order_key_of(record.message, options_.ordered_by_key);
       task.attempt = record.message.attempt();
       if (count) {
-        if (!last_topic || *last_topic != record.message.topic) {
+        if (!last_topic || !same_text(*last_topic, record.message.topic)) {
           auto& cached = *metrics_by_topic_.try_emplace(record.message.topic, nullptr).first;
           if (!cached.second) cached.second = metrics::consumed(record.message.topic, options_.group);
           last_topic = &cached.first;
@@ -145,11 +147,18 @@ void ConsumerRuntime::poll_loop() {
 }
 
 void ConsumerRuntime::worker_loop() {
-  while (auto task = dispatcher_.pop()) {
+  metrics::WorkerTally tally;  // published before this worker waits, and when it ends
+  for (;;) {
+    auto task = dispatcher_.try_pop();
+    if (!task) {
+      tally.flush();  // idle from here on, maybe for long: the shared counters are exact
+      task = dispatcher_.pop();
+      if (!task) break;
+    }
     // This worker took the last runnable task: the poller may have to fetch before
     // the refill mark so that the workers do not run dry.
     if (dispatcher_.starved()) wake_poller_if_needed();
-    run(*task);
+    run(*task, tally);
     dispatcher_.task_done();
   }
 }
@@ -251,20 +260,22 @@ void ConsumerRuntime::save_retry(Task& task, std::chrono::milliseconds wait) {
   }
 }
 
-void ConsumerRuntime::run(Task& task) {
+void ConsumerRuntime::run(Task& task, metrics::WorkerTally& tally) {
   if (!resume_saved_retry(task)) return;
   task.record.message.headers.set(names::attempt_header, std::to_string(task.attempt));
   if (!claim_for_handling(task)) return;
   received_.fetch_add(1, std::memory_order_relaxed);
   // The clock is read only for the duration histogram (metrics on).
-  const auto started = task.metrics ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+  const std::uint64_t started = task.metrics ? metrics::ticks::now() : 0;
   const Outcome outcome = invoke_handler(task.record.message);
-  if (task.metrics) task.metrics->duration.observe(std::chrono::steady_clock::now() - started);
+  if (task.metrics) {
+    tally.handled(task.metrics, metrics::ticks::between(started, metrics::ticks::now()),
+                  outcome.kind() == Outcome::Kind::ack);
+  }
   settle_claim(task, outcome.kind() == Outcome::Kind::ack);
   switch (outcome.kind()) {
     case Outcome::Kind::ack:
       acked_.fetch_add(1, std::memory_order_relaxed);
-      if (task.metrics) task.metrics->ok.add();
       finish(task);
       return;
     case Outcome::Kind::retry:

@@ -66,7 +66,7 @@ class ConsumerRuntime {
   void batch_worker_loop();
   void run_batch(std::vector<Task>& batch);
   Outcome invoke_batch_handler(const std::vector<Message>& messages);
-  void run(Task& task);  // may move from `task` (retries)
+  void run(Task& task, metrics::WorkerTally& tally);  // may move from `task` (retries)
   Outcome invoke_handler(const Message& message);
   void finish(const Task& task);  // acks, releases the key, frees an in-flight slot
   // Requires mutex_. Whether the poller should fetch now (see poll_loop).

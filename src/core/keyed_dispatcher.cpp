@@ -57,6 +57,11 @@ std::optional<Task> KeyedDispatcher::pop() {
   return take_runnable_locked();
 }
 
+std::optional<Task> KeyedDispatcher::try_pop() {
+  std::lock_guard lock(mutex_);
+  return take_runnable_locked();
+}
+
 std::optional<Task> KeyedDispatcher::take_runnable_locked() {
   if (runnable_.empty()) return std::nullopt;
   Task task = std::move(runnable_.front());

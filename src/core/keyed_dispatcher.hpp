@@ -93,6 +93,8 @@ class KeyedDispatcher {
   // The returned task's key is held until release(); the task counts as active until
   // task_done().
   std::optional<Task> pop();
+  // A runnable task if there is one now; never waits.
+  std::optional<Task> try_pop();
   // Like pop(), but gives up at `until` (nothing when no task became runnable).
   std::optional<Task> pop_until(std::chrono::steady_clock::time_point until);
   void task_done();

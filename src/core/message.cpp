@@ -2,26 +2,56 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 
+#include "core/same_text.hpp"
 #include "mq/names.hpp"
 
 namespace mq {
 
 void Headers::set(std::string_view name, std::string value) {
   remove(name);
-  entries_.emplace_back(std::string(name), std::move(value));
+  own_.emplace_back(std::string(name), std::move(value));
+}
+
+void Headers::unshare() {
+  if (!shared_) return;
+  std::vector<Entry> entries;
+  entries.reserve(shared_->size() + own_.size() + 1);
+  entries.insert(entries.end(), shared_->begin(), shared_->end());
+  std::move(own_.begin(), own_.end(), std::back_inserter(entries));
+  own_ = std::move(entries);
+  shared_.reset();
 }
 
 void Headers::remove(std::string_view name) {
-  std::erase_if(entries_, [&](const Entry& entry) { return entry.first == name; });
+  const auto matches = [&](const Entry& entry) { return core::same_text(entry.first, name); };
+  // The shared block is copied only when one of its entries goes.
+  if (shared_ && std::any_of(shared_->begin(), shared_->end(), matches)) unshare();
+  std::erase_if(own_, matches);
 }
 
 std::optional<std::string_view> Headers::find(std::string_view name) const {
-  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
-    if (it->first == name) return std::string_view(it->second);
+  // Last first: own entries come after the shared ones.
+  for (auto it = own_.rbegin(); it != own_.rend(); ++it) {
+    if (core::same_text(it->first, name)) return std::string_view(it->second);
+  }
+  if (shared_) {
+    for (auto it = shared_->rbegin(); it != shared_->rend(); ++it) {
+      if (core::same_text(it->first, name)) return std::string_view(it->second);
+    }
   }
   return std::nullopt;
 }
+
+Headers::Shared Headers::share() & {
+  if (own_.empty()) return shared_;  // already one block (or none: nothing to share)
+  if (shared_) unshare();
+  shared_ = std::make_shared<const std::vector<Entry>>(std::move(own_));
+  own_ = {};
+  return shared_;
+}
+
 
 int Message::attempt() const {
   const auto text = headers.find(names::attempt_header);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -207,18 +208,69 @@ constexpr auto bounds_nanoseconds = [] {
 
 }  // namespace
 
-void Histogram::observe(std::chrono::nanoseconds duration) {
+std::size_t Histogram::bucket_of(std::chrono::nanoseconds duration) {
   const std::int64_t nanoseconds = duration.count();
   for (std::size_t bucket = 0; bucket < bounds_nanoseconds.size(); ++bucket) {
-    if (nanoseconds <= bounds_nanoseconds[bucket]) {  // the first bound >= the value, as before
-      buckets[bucket].fetch_add(1, std::memory_order_relaxed);
-      break;
-    }
+    if (nanoseconds <= bounds_nanoseconds[bucket]) return bucket;  // the first bound >= the value
   }
+  return bounds_nanoseconds.size();
+}
+
+void Histogram::observe(std::chrono::nanoseconds duration) {
+  const auto bucket = bucket_of(duration);
+  if (bucket < buckets.size()) buckets[bucket].fetch_add(1, std::memory_order_relaxed);
   count.fetch_add(1, std::memory_order_relaxed);
   sum_nanoseconds.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(duration.count(), 0)),
                             std::memory_order_relaxed);
 }
+
+void WorkerTally::flush() {
+  if (count_ == 0) return;
+  auto& histogram = target_->duration;
+  for (std::size_t i = 0; i < histogram.buckets.size(); ++i) {
+    if (buckets_[i]) histogram.buckets[i].fetch_add(buckets_[i], std::memory_order_relaxed);
+  }
+  histogram.count.fetch_add(count_, std::memory_order_relaxed);
+  histogram.sum_nanoseconds.fetch_add(sum_nanoseconds_, std::memory_order_relaxed);
+  if (ok_) target_->ok.add(ok_);
+  count_ = 0;
+  ok_ = 0;
+  sum_nanoseconds_ = 0;
+  buckets_ = {};
+}
+
+namespace ticks {
+
+bool use_tsc = false;
+double nanoseconds_per_tick = 1;
+
+void calibrate() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+#if defined(__x86_64__) || defined(__i386__)
+    std::ifstream file("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+    std::string clocksource;
+    if (!(file >> clocksource) || clocksource != "tsc") return;
+    // Counter ticks over at least 2 ms of steady_clock; each end is read as a pair
+    // (steady, tsc) so that the ratio's error is a few clock reads in 2 ms (< 0.01%).
+    using std::chrono::steady_clock;
+    const auto start = steady_clock::now();
+    const auto start_ticks = __rdtsc();
+    auto end = start;
+    std::uint64_t end_ticks = start_ticks;
+    while (end - start < std::chrono::milliseconds(2)) {
+      end = steady_clock::now();
+      end_ticks = __rdtsc();
+    }
+    const double nanoseconds = std::chrono::duration<double, std::nano>(end - start).count();
+    if (end_ticks <= start_ticks) return;  // not a usable counter: keep steady_clock
+    nanoseconds_per_tick = nanoseconds / static_cast<double>(end_ticks - start_ticks);
+    use_tsc = true;
+#endif
+  });
+}
+
+}  // namespace ticks
 
 bool enabled() { return Registry::instance().enabled.load(std::memory_order_relaxed); }
 Counter* produced(const std::string& topic, bool ok) { return Registry::instance().produced(topic, ok); }

@@ -6,8 +6,9 @@
 
 #include "core/delay_scheduler.hpp"
 #include "core/logging.hpp"
-#include "core/metrics.hpp"
 #include "core/message_id.hpp"
+#include "core/metrics.hpp"
+#include "core/same_text.hpp"
 #include "core/tracing.hpp"
 #include "core/validate.hpp"
 #include "mq/names.hpp"
@@ -52,7 +53,7 @@ std::vector<TopicRun> topic_runs(const std::vector<Envelope>& batch) {
     // A delayed message parked in mq.delay counts for the topic it is going to.
     std::string_view topic = envelope.message.topic;
     if (topic == names::delay_topic) topic = envelope.message.headers.find(names::original_topic_header).value_or(topic);
-    if (runs.empty() || runs.back().topic != topic) runs.push_back(TopicRun{std::string(topic), 0});
+    if (runs.empty() || !same_text(runs.back().topic, topic)) runs.push_back(TopicRun{std::string(topic), 0});
     ++runs.back().count;
   }
   return runs;

@@ -1,7 +1,6 @@
 #include "mq/trace.hpp"
 
 #include <atomic>
-#include <cstring>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -14,10 +13,13 @@
 namespace mq::trace {
 namespace {
 
-thread_local std::optional<Context> current_context;
+// Both are touched by every handler call. initial-exec: a fixed offset from the thread
+// pointer instead of a __tls_get_addr call per access (libmq is a shared library); glibc
+// keeps static TLS room for the few bytes even when libmq is dlopen()ed.
+[[gnu::tls_model("initial-exec")]] thread_local std::optional<Context> current_context;
 // A handler whose message's trace is not parsed yet (core::HandlerTrace); every reader
 // of current_context resolves it first. Thread-local: no locking.
-thread_local core::HandlerTrace* pending_handler = nullptr;
+[[gnu::tls_model("initial-exec")]] thread_local core::HandlerTrace* pending_handler = nullptr;
 
 // current_context, with a pending handler's trace made current first.
 std::optional<Context>& resolved_context() {
@@ -97,58 +99,27 @@ void set_hook(Hook hook) {
 
 namespace mq::core {
 
-namespace {
-
-constexpr std::size_t span_digits = 16;
-
-std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-}  // namespace
-
 TraceInjector::TraceInjector() {
   const auto& parent = trace::resolved_context();
   if (!parent) return;
   parent_ = &*parent;
-  // Built here rather than by Context::traceparent(): the span digits sit right after
-  // the trace id whatever its length (a user-made Context is not validated).
-  span_offset_ = 3 + parent_->trace_id.size() + 1;
-  traceparent_.reserve(span_offset_ + span_digits + 3);
-  traceparent_.append("00-").append(parent_->trace_id).append("-").append(span_digits, '0');
-  traceparent_.append(parent_->sampled ? "-01" : "-00");
-  char seed[span_digits];
-  trace::fill_random_hex(seed, span_digits);  // the thread's generator, once per send
-  std::memcpy(&span_state_, seed, sizeof span_state_);
+  span_ = parent_->child();
+  headers_ = std::make_shared<const std::vector<Headers::Entry>>(std::vector<Headers::Entry>{
+      {std::string(names::traceparent_header), span_.traceparent()},
+      {std::string(names::trace_id_header), span_.trace_id}});
 }
 
 void TraceInjector::inject(Message& message) const {
   if (!parent_) return;
-  bool has_trace_id = false;
-  for (const auto& [name, value] : message.headers) {
-    if (name == names::traceparent_header) return;  // the sender's own
-    has_trace_id = has_trace_id || name == names::trace_id_header;
+  if (message.headers.empty()) {
+    message.headers = Headers(headers_);  // the common case: shared, nothing copied
+  } else {
+    if (message.headers.contains(names::traceparent_header)) return;  // the sender's own
+    const auto& entries = *headers_;
+    message.headers.add(entries[0].first, entries[0].second);
+    message.headers.set(entries[1].first, entries[1].second);  // replaces an x-trace-id of the sender's
   }
-  // The child span: a copy of the formatted traceparent with new span digits (never
-  // all zero: invalid in W3C trace context).
-  std::string traceparent = traceparent_;
-  std::uint64_t span = splitmix64(span_state_);
-  if (span == 0) span = 1;
-  static constexpr char hex[] = "0123456789abcdef";
-  for (std::size_t i = span_digits; i-- > 0; span >>= 4) traceparent[span_offset_ + i] = hex[span & 0xf];
-  if (!has_trace_id) message.headers.reserve(message.headers.size() + 2);  // one allocation for both
-  message.headers.add(std::string(names::traceparent_header), std::move(traceparent));
-  if (has_trace_id) message.headers.set(names::trace_id_header, parent_->trace_id);
-  else message.headers.add(std::string(names::trace_id_header), parent_->trace_id);
-  if (trace::hook_installed.load(std::memory_order_acquire)) {
-    const auto text = *message.headers.find(names::traceparent_header);
-    const trace::Context span_context{parent_->trace_id, std::string(text.substr(span_offset_, span_digits)),
-                                      parent_->sampled};
-    notify_trace_hook(trace::Event::send, message, span_context);
-  }
+  notify_trace_hook(trace::Event::send, message, span_);
 }
 
 void inject_trace(Message& message) { TraceInjector().inject(message); }

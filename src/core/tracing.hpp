@@ -2,7 +2,6 @@
 // consumer runtime).
 #pragma once
 
-#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -11,26 +10,26 @@
 
 namespace mq::core {
 
-// Adds traceparent and x-trace-id for the calling thread's current context (a child
-// span per message) unless the message already has a traceparent. Reads the thread's
-// context once, so a batch pays for it once; without a context inject() is a no-op.
-// Use on the sending thread only, within one send call (it refers to the thread's
-// context).
+// Adds traceparent and x-trace-id for the calling thread's current context unless the
+// message already has a traceparent. One send call is one operation, so it is one child
+// span of that context: every message of a send_batch carries the same traceparent (the
+// same trace, parent span and new span id). Reads the thread's context and formats both
+// headers once per send; a message without headers of its own then shares them as one
+// immutable block (Headers::Shared) instead of two new strings per message. Without a
+// context inject() is a no-op. Use on the sending thread only, within one send call
+// (it refers to the thread's context).
 class TraceInjector {
  public:
   TraceInjector();
   bool active() const { return parent_ != nullptr; }
   void inject(Message& message) const;
+  // The span this send's messages carry (only when active()).
+  const trace::Context& span() const { return span_; }
 
  private:
   const trace::Context* parent_ = nullptr;  // the thread's current context
-  // "00-<trace id>-<span>-<flags>", formatted once per send; each message gets a copy
-  // with its own 16 span digits written in.
-  std::string traceparent_;
-  std::size_t span_offset_ = 0;  // where the span digits start in traceparent_
-  // Span ids of this send (splitmix64, seeded once from the thread's generator): no
-  // thread-local look-up per message. Mutable: inject() is logically const.
-  mutable std::uint64_t span_state_ = 0;
+  trace::Context span_;                     // the child span of this send
+  Headers::Shared headers_;                 // traceparent and x-trace-id of span_
 };
 
 // inject() for one message.

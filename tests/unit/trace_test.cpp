@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "core/tracing.hpp"
 #include "mq/message.hpp"
 #include "mq/names.hpp"
@@ -51,14 +55,14 @@ TEST(Trace, ScopesNestPerThread) {
   EXPECT_FALSE(current());
 }
 
-TEST(Trace, InjectorStampsAChildSpanPerMessage) {
+TEST(Trace, InjectorStampsOneChildSpanPerSend) {
   Message untraced("t", "v");
   core::TraceInjector().inject(untraced);
   EXPECT_TRUE(untraced.headers.empty()) << "no context: no headers";
 
   const auto parent = Context::new_trace();
   Scope scope(parent);
-  const core::TraceInjector injector;
+  const core::TraceInjector injector;  // one send (of a batch)
   Message first("t", "v"), second("t", "v");
   second.headers.add(std::string(names::trace_id_header), "old");
   injector.inject(first);
@@ -68,16 +72,44 @@ TEST(Trace, InjectorStampsAChildSpanPerMessage) {
   ASSERT_TRUE(a && b);
   EXPECT_EQ(a->trace_id, parent.trace_id);
   EXPECT_EQ(b->trace_id, parent.trace_id);
-  EXPECT_NE(a->span_id, parent.span_id);
-  EXPECT_NE(a->span_id, b->span_id);
+  EXPECT_NE(a->span_id, parent.span_id) << "a child span of the sender's";
+  EXPECT_EQ(a->span_id, b->span_id) << "one span per send";
+  EXPECT_EQ(a->span_id, injector.span().span_id);
   EXPECT_EQ(*first.headers.find(names::trace_id_header), parent.trace_id);
   EXPECT_EQ(*second.headers.find(names::trace_id_header), parent.trace_id) << "x-trace-id is replaced";
   EXPECT_EQ(second.headers.size(), 2u);
+  EXPECT_EQ(first.headers.size(), 2u);
+
+  Message next("t", "v");  // another send: another span of the same trace
+  core::TraceInjector().inject(next);
+  const auto c = Context::parse(*next.headers.find(names::traceparent_header));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->trace_id, parent.trace_id);
+  EXPECT_NE(c->span_id, a->span_id);
 
   Message own("t", "v");  // the sender's own traceparent wins
   own.headers.add(std::string(names::traceparent_header), std::string(*first.headers.find(names::traceparent_header)));
   injector.inject(own);
   EXPECT_EQ(own.headers.size(), 1u);
+}
+
+TEST(Trace, HookSeesEachSentMessageWithItsSpan) {
+  std::vector<std::pair<Event, std::string>> seen;  // the hook runs on this thread for sends
+  set_hook([&](Event event, const Message& message, const Context& context) {
+    EXPECT_EQ(*message.headers.find(names::traceparent_header), context.traceparent());
+    seen.emplace_back(event, context.span_id);
+  });
+  {
+    Scope scope(Context::new_trace());
+    const core::TraceInjector injector;
+    Message first("t", "v"), second("t", "v");
+    injector.inject(first);
+    injector.inject(second);
+  }
+  set_hook({});
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].first, Event::send);
+  EXPECT_EQ(seen[0].second, seen[1].second);
 }
 
 TEST(Trace, HandlerTraceIsCurrentOnlyWhileItLives) {

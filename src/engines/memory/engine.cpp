@@ -20,10 +20,10 @@ StoredMessage::StoredMessage(Message& message)
     : value_(std::move(message.value)), timestamp_(message.timestamp) {
   inline_id_ = message.id.size() == inline_id_size;
   if (inline_id_) std::copy(message.id.begin(), message.id.end(), id_.begin());
-  if (message.key || !message.headers.empty() || !inline_id_) {
-    extra_ = std::make_unique<Extra>(
-        Extra{std::move(message.key), std::move(message.headers), inline_id_ ? std::string() : std::move(message.id)});
+  if (message.key || !inline_id_) {
+    extra_ = std::make_unique<Extra>(Extra{std::move(message.key), inline_id_ ? std::string() : std::move(message.id)});
   }
+  headers_ = std::move(message.headers).share();
 }
 
 Message StoredMessage::load(const std::string& topic, int partition, int priority, std::int64_t offset) const {
@@ -31,12 +31,8 @@ Message StoredMessage::load(const std::string& topic, int partition, int priorit
   message.topic = topic;
   message.value = value_;
   message.id = inline_id_ ? std::string(id_.data(), id_.size()) : extra_->id;
-  if (extra_) {
-    message.key = extra_->key;
-    // Room for the one header the consumer runtime adds (mq-attempt): no regrowth.
-    message.headers.reserve(extra_->headers.size() + 1);
-    for (const auto& [name, value] : extra_->headers) message.headers.add(name, value);
-  }
+  if (extra_) message.key = extra_->key;
+  if (headers_) message.headers = Headers(headers_);  // shared, not copied
   message.timestamp = timestamp_;
   message.priority = priority;
   message.partition = partition;

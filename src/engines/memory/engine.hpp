@@ -31,9 +31,9 @@ using core::TopicPartition;
 
 // What a partition keeps of a message: what a consumer gets back and the partition
 // does not know already (topic, partition, offset and priority follow from where it is
-// stored). The common message (no key, no headers, an id made by mq: 36 characters) is
-// 88 bytes plus its value, with no allocation of its own; anything else lives in
-// `extra_`. A small record means fewer fresh pages per stored message (the kernel zeroes
+// stored). The common message (no key, an id made by mq: 36 characters) is 104 bytes
+// plus its value, with no allocation of its own besides its headers' shared block; a key
+// or another id lives in `extra_`. A small record means fewer fresh pages per stored message (the kernel zeroes
 // each) and lets the producer's id string move on into the receipt instead of a copy.
 class StoredMessage {
  public:
@@ -46,14 +46,17 @@ class StoredMessage {
  private:
   struct Extra {
     std::optional<std::string> key;
-    Headers headers;
     std::string id;  // when not inline
   };
   static constexpr std::size_t inline_id_size = 36;  // a UUID in text (core's ids)
 
   std::string value_;
   TimePoint timestamp_;
-  std::unique_ptr<Extra> extra_;  // null: no key, no headers, inline id
+  std::unique_ptr<Extra> extra_;  // null: no key, inline id
+  // The headers as one immutable block (null: none): every delivery shares it rather
+  // than copying each name and value, and messages sent together with the same headers
+  // (a traced batch) share one block already.
+  Headers::Shared headers_;
   std::array<char, inline_id_size> id_{};
   bool inline_id_ = false;
 };
