@@ -47,8 +47,12 @@ struct TopicRun {
   std::size_t count = 0;
 };
 
-std::vector<TopicRun> topic_runs(const std::vector<Envelope>& batch) {
+std::vector<TopicRun> topic_runs(const std::vector<Envelope>& batch, bool one_topic = false) {
   std::vector<TopicRun> runs;
+  if (one_topic && !batch.empty()) {
+    runs.push_back(TopicRun{batch.front().message.topic, batch.size()});
+    return runs;
+  }
   for (const auto& envelope : batch) {
     // A delayed message parked in mq.delay counts for the topic it is going to.
     std::string_view topic = envelope.message.topic;
@@ -71,10 +75,10 @@ void count_produced(const std::vector<TopicRun>& runs, const std::vector<AppendR
 
 }  // namespace
 
-std::vector<AppendResult> ProducerImpl::append_and_wait(std::vector<Envelope> batch) {
+std::vector<AppendResult> ProducerImpl::append_and_wait(std::vector<Envelope> batch, bool one_topic) {
   const auto count = batch.size();
   const std::string topic = count ? batch.front().message.topic : std::string();
-  const auto runs = metrics::enabled() ? topic_runs(batch) : std::vector<TopicRun>{};
+  const auto runs = metrics::enabled() ? topic_runs(batch, one_topic) : std::vector<TopicRun>{};
   auto answer = core::append_and_wait(*engine_, std::move(batch), options_.acks, options_.send_timeout);
   if (!answer) {
     count_produced(runs, nullptr);
@@ -118,10 +122,12 @@ std::vector<Receipt> ProducerImpl::send_batch(std::vector<Message> messages) {
   // Validate everything before anything is sent; a batch usually has one topic, whose
   // name is checked once.
   const std::string* checked_topic = nullptr;
+  bool one_topic = true;
   for (const auto& message : messages) {
-    const bool same_topic = checked_topic && *checked_topic == message.topic;
+    const bool same_topic = checked_topic && same_text(*checked_topic, message.topic);
     validate_message_body(message, options_.max_message_bytes);
     if (!same_topic) validate_user_topic(message.topic);
+    one_topic = one_topic && (same_topic || !checked_topic);
     checked_topic = &message.topic;
   }
   std::vector<Envelope> batch;
@@ -132,7 +138,7 @@ std::vector<Receipt> ProducerImpl::send_batch(std::vector<Message> messages) {
   const TraceInjector trace;
   for (auto& message : messages) fill_in(batch.emplace_back(std::move(message)).message, now, trace);  // in place
   if (batch.empty()) return {};
-  auto results = append_and_wait(std::move(batch));
+  auto results = append_and_wait(std::move(batch), one_topic);  // user topics: none is mq.delay
   std::vector<Receipt> receipts;
   receipts.reserve(results.size());
   for (auto& result : results) {

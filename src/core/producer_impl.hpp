@@ -62,7 +62,9 @@ class ProducerImpl {
   };
 
   // Appends and waits for the results (up to send_timeout).
-  std::vector<AppendResult> append_and_wait(std::vector<Envelope> batch);
+  // one_topic: the caller knows that every message of `batch` is for the same user
+  // topic (the produced counters then need no pass over the batch).
+  std::vector<AppendResult> append_and_wait(std::vector<Envelope> batch, bool one_topic = false);
   void sender_loop();
   // Hands a batch cut from queue_ to the engine; called without the lock.
   void hand_over(const std::shared_ptr<InFlight>& state);
