@@ -27,11 +27,6 @@ constexpr int metadata_timeout_ms = 5000;
 // unseen. Past this bound subscribe returns anyway; the assignment comes later.
 constexpr auto join_wait = std::chrono::seconds(8);
 
-struct ListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* list) const { rd_kafka_topic_partition_list_destroy(list); }
-};
-using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, ListDeleter>;
-
 }  // namespace
 
 KafkaSubscription::KafkaSubscription(std::shared_ptr<KafkaEngine> engine, const core::SubscriptionSpec& spec)
