@@ -4,14 +4,18 @@
 // engines cannot delete one message, so resolving a dead letter (replay or purge)
 // appends a marker to the same topic naming its mq-dead-letter-id, and acks both for
 // the reader group; a read skips every dead letter a marker names. Unresolved dead
-// letters stay unacked, so the next read sees them again. One process at a time: two
+// letters stay unacked, so the next read sees them again, and so does every marker
+// whose letter may be read again (DeadLetterRead::ack_settled_markers). One process at
+// a time: two
 // concurrent readers would split the topic between them (DESIGN.md, CLI).
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <mutex>
 #include <set>
+#include <tuple>
 
 #include "core/dead_letter.hpp"
 #include "core/engine.hpp"
@@ -77,7 +81,9 @@ class DeadLetterRead {
     read_all();
   }
   ~DeadLetterRead() {
-    if (subscription_) subscription_->close();
+    if (!subscription_) return;
+    ack_settled_markers();
+    subscription_->close();
   }
 
   // Unresolved dead letters, oldest first.
@@ -93,10 +99,73 @@ class DeadLetterRead {
     batch.push_back(core::Envelope{std::move(marker), {}});
     const auto status = store(*engine_, std::move(batch));
     if (!status.ok()) throw Error(status);
-    subscription_->ack(record);
+    acknowledge(record);
   }
 
  private:
+  // One record this read received: a dead letter or a marker.
+  struct Received {
+    core::Record record;
+    std::string marks;  // a marker: the mq-dead-letter-id it resolves; empty for a letter
+    bool acked = false;
+  };
+
+  using Position = std::tuple<int, std::int64_t, std::uint64_t>;  // partition, offset, token
+  static Position position_of(const core::Record& record) {
+    return {record.message.partition, record.message.offset, record.token};
+  }
+
+  void receive(core::Record record, std::string marks) {
+    received_at_[position_of(record)] = received_.size();
+    received_.push_back(Received{std::move(record), std::move(marks)});
+  }
+
+  void acknowledge(const core::Record& record) {
+    if (auto it = received_at_.find(position_of(record)); it != received_at_.end()) received_[it->second].acked = true;
+    subscription_->ack(record);
+  }
+
+  // Acks each marker whose letters the reader group will not read again. The marker is
+  // the only record saying its letter is resolved, so it must not be committed past
+  // before the letter is. On an offset engine an acked letter is committed past only
+  // once every earlier record of its partition is acked too: an unresolved letter before
+  // it keeps it readable, while its marker, acked in another partition, was committed
+  // past, and the next read offered the resolved letter again (mqctl dlq purge found a
+  // replayed letter on Kafka). So a marker is acked only when every letter it names was
+  // acked with nothing unacked before it in its partition; a held marker is read again
+  // with its letter. A marker whose letter this read did not receive names a letter
+  // committed past earlier. Engines that ack one by one merely keep a marker a while.
+  void ack_settled_markers() {
+    std::map<std::string, std::vector<const Received*>> letters_named;
+    for (const auto& entry : received_) {
+      if (entry.marks.empty()) letters_named[dead_letter_id(entry.record.message)].push_back(&entry);
+    }
+    for (bool progress = true; progress;) {
+      progress = false;
+      std::map<int, std::int64_t> first_unacked;  // partition -> lowest unacked offset
+      for (const auto& entry : received_) {
+        if (entry.acked) continue;
+        auto [it, added] = first_unacked.emplace(entry.record.message.partition, entry.record.message.offset);
+        if (!added) it->second = std::min(it->second, entry.record.message.offset);
+      }
+      const auto settled = [&](const std::string& id) {
+        const auto named = letters_named.find(id);
+        if (named == letters_named.end()) return true;
+        return std::all_of(named->second.begin(), named->second.end(), [&](const Received* letter) {
+          const auto blocker = first_unacked.find(letter->record.message.partition);
+          return letter->acked &&
+                 (blocker == first_unacked.end() || blocker->second >= letter->record.message.offset);
+        });
+      };
+      for (auto& entry : received_) {
+        if (entry.acked || entry.marks.empty() || !settled(entry.marks)) continue;
+        subscription_->ack(entry.record);
+        entry.acked = true;
+        progress = true;
+      }
+    }
+  }
+
   bool topic_exists() {
     const auto topics = engine_->list_topics();
     return std::any_of(topics.begin(), topics.end(), [&](const TopicInfo& topic) { return topic.name == topic_; });
@@ -117,14 +186,15 @@ class DeadLetterRead {
       for (auto& record : batch) {
         if (auto id = record.message.headers.find(names::resolved_header)) {
           resolved.insert(std::string(*id));
-          subscription_->ack(record);  // a marker is read once
+          receive(std::move(record), std::string(*id));
           continue;
         }
         records.push_back(std::move(record));
       }
     }
     for (auto& record : records) {
-      if (resolved.count(dead_letter_id(record.message))) subscription_->ack(record);
+      receive(record, {});
+      if (resolved.count(dead_letter_id(record.message))) acknowledge(record);
       else letters_.push_back(std::move(record));
     }
     std::stable_sort(letters_.begin(), letters_.end(), [](const core::Record& a, const core::Record& b) {
@@ -147,6 +217,8 @@ class DeadLetterRead {
   std::string reader_group_;
   std::unique_ptr<core::Subscription> subscription_;
   std::vector<core::Record> letters_;
+  std::vector<Received> received_;  // every record of this read, in arrival order
+  std::map<Position, std::size_t> received_at_;  // -> its index in received_
 };
 
 // Serialises this process's reads of one engine: two readers in one group would split

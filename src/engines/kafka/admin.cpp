@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "core/logging.hpp"
@@ -54,6 +55,23 @@ std::pair<rd_kafka_resp_err_t, std::string> topic_result(rd_kafka_event_t* event
 
 std::string reason_text(rd_kafka_resp_err_t error, const std::string& text) {
   return text.empty() ? rd_kafka_err2str(error) : text;
+}
+
+struct Watermarks {
+  std::int64_t low = 0;   // first offset still stored
+  std::int64_t high = 0;  // next offset a producer will write
+};
+
+// A partition's watermarks, or an error naming it: a count or a lag computed without
+// them would be silently wrong.
+Watermarks watermarks_of(rd_kafka_t* handle, const char* topic, int partition, milliseconds timeout) {
+  Watermarks marks;
+  const auto error = rd_kafka_query_watermark_offsets(handle, topic, partition, &marks.low, &marks.high,
+                                                      static_cast<int>(timeout.count()));
+  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw error_for(error, fmt::format("offsets of partition {} of topic '{}'", partition, topic));
+  }
+  return marks;
 }
 
 }  // namespace
@@ -174,12 +192,8 @@ std::vector<TopicInfo> KafkaEngine::list_topics() {
   for (const auto& [name, partitions] : cluster_topics(admin_.get(), settings_.connect_timeout)) {
     TopicInfo info{name, partitions, 0};
     for (int partition = 0; partition < partitions; ++partition) {
-      std::int64_t low = 0, high = 0;
-      if (rd_kafka_query_watermark_offsets(admin_.get(), name.c_str(), partition, &low, &high,
-                                           static_cast<int>(settings_.connect_timeout.count())) ==
-          RD_KAFKA_RESP_ERR_NO_ERROR) {
-        info.messages += static_cast<std::uint64_t>(std::max<std::int64_t>(high - low, 0));
-      }
+      const auto marks = watermarks_of(admin_.get(), name.c_str(), partition, settings_.connect_timeout);
+      info.messages += static_cast<std::uint64_t>(std::max<std::int64_t>(marks.high - marks.low, 0));
     }
     result.push_back(std::move(info));
   }
@@ -228,26 +242,34 @@ GroupInfo KafkaEngine::describe_group(const std::string& group) {
   const auto topics = cluster_topics(admin_.get(), settings_.connect_timeout);
   auto properties = consumer_properties(settings_, group, StartPosition::earliest);
   Handle reader = make_handle(RD_KAFKA_CONSUMER, properties, {}, settings_.redacted_url);
-  rd_kafka_topic_partition_list_t* partitions = rd_kafka_topic_partition_list_new(16);
+  PartitionList partitions(rd_kafka_topic_partition_list_new(16));
   for (const auto& [name, count] : topics) {
-    for (int partition = 0; partition < count; ++partition) rd_kafka_topic_partition_list_add(partitions, name.c_str(), partition);
+    for (int partition = 0; partition < count; ++partition) {
+      rd_kafka_topic_partition_list_add(partitions.get(), name.c_str(), partition);
+    }
   }
-  const auto error = rd_kafka_committed(reader.get(), partitions, static_cast<int>(settings_.connect_timeout.count()));
+  const auto error = rd_kafka_committed(reader.get(), partitions.get(), static_cast<int>(settings_.connect_timeout.count()));
+  rd_kafka_consumer_close(reader.get());
   if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    rd_kafka_topic_partition_list_destroy(partitions);
     throw error_for(error, fmt::format("describe group '{}' at {}", group, settings_.bootstrap));
+  }
+  // A group reads every partition of a topic it consumes, but commits only where it
+  // handled a message: a partition with no commit yet, in a topic the group has committed
+  // on, is read from its start (a group starting at "latest" commits its start position
+  // when it joins, KafkaSubscription::set_positions), so its whole content is lag.
+  // Leaving such partitions out made the lag miss messages that the (sticky) partitioner
+  // put into a partition the group had seen empty.
+  std::set<std::string> consumed_topics;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    if (partitions->elems[i].offset >= 0) consumed_topics.insert(partitions->elems[i].topic);
   }
   for (int i = 0; i < partitions->cnt; ++i) {
     const auto& entry = partitions->elems[i];
-    if (entry.offset < 0) continue;  // the group has never committed here
-    PartitionLag lag{entry.topic, entry.partition, entry.offset, entry.offset};
-    std::int64_t low = 0;
-    rd_kafka_query_watermark_offsets(admin_.get(), entry.topic, entry.partition, &low, &lag.end,
-                                     static_cast<int>(settings_.connect_timeout.count()));
-    info.partitions.push_back(std::move(lag));
+    if (!consumed_topics.count(entry.topic)) continue;
+    const auto marks = watermarks_of(admin_.get(), entry.topic, entry.partition, settings_.connect_timeout);
+    info.partitions.push_back(PartitionLag{entry.topic, entry.partition, entry.offset >= 0 ? entry.offset : marks.low,
+                                           marks.high});
   }
-  rd_kafka_topic_partition_list_destroy(partitions);
-  rd_kafka_consumer_close(reader.get());
   return info;
 }
 

@@ -149,6 +149,13 @@ void KafkaEngine::append(std::vector<core::Envelope> batch, Acks acks, core::App
   }
   if (!closed) {
     for (auto& [topic, status] : topics) status = ensure_topic(topic);
+    // A delayed send's target topic is created now, not by the scheduler at its due time:
+    // creating a topic takes several round trips (a second on the mock), which the
+    // scheduler's move would add to this and every record due behind it.
+    for (const auto& envelope : batch) {
+      if (envelope.message.topic != names::delay_topic) continue;
+      if (auto target = envelope.message.headers.find(names::original_topic_header)) (void)ensure_topic(std::string(*target));
+    }
   }
   ProducerHandle* producer = nullptr;
   Status no_producer;

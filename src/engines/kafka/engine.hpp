@@ -61,6 +61,10 @@ struct HandleDeleter {
   void operator()(rd_kafka_t* handle) const { rd_kafka_destroy(handle); }
 };
 using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
+struct PartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* list) const { rd_kafka_topic_partition_list_destroy(list); }
+};
+using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
 // Builds a handle from `properties` (a bad property is invalid_argument naming it, never
 // showing a secret value); `configure` adds callbacks to the conf first. librdkafka's
 // own log lines go to mq's logger.

@@ -27,26 +27,19 @@ constexpr int metadata_timeout_ms = 5000;
 // unseen. Past this bound subscribe returns anyway; the assignment comes later.
 constexpr auto join_wait = std::chrono::seconds(8);
 
-struct ListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* list) const { rd_kafka_topic_partition_list_destroy(list); }
-};
-using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, ListDeleter>;
-
 }  // namespace
 
 KafkaSubscription::KafkaSubscription(std::shared_ptr<KafkaEngine> engine, const core::SubscriptionSpec& spec)
     : engine_(std::move(engine)), group_(spec.group), filter_(spec.topics), start_(spec.start) {
   const bool reserved = group_.starts_with(names::reserved_topic_prefix);
-  if (reserved) {
-    // mq's own topics (mq.delay, dead letters) are created on their first send. A member
-    // subscribed to one that does not exist yet gets an empty first assignment and only
-    // sees the topic at the next metadata refresh and rebalance (seconds later on the
-    // mock: C18's first delayed messages then came more than 1 s late). Creating it
-    // first puts its partitions into the first assignment; a failure here is left to
-    // that slower path.
-    for (const auto& entry : spec.topics) {
-      if (entry.find_first_of("*#") == std::string::npos) (void)engine_->ensure_topic(entry);
-    }
+  // A member subscribed to a topic that does not exist yet gets an empty first assignment
+  // and sees the topic only at the next metadata refresh and rebalance (seconds on the
+  // mock), and the first send to it waits for its creation: C18's delayed messages came
+  // more than 1 s late. So the plain names are created first, as a first send would
+  // (Config auto_create_topics; mq's own topics always); a failure here is left to that
+  // slower path.
+  for (const auto& entry : spec.topics) {
+    if (entry.find_first_of("*#") == std::string::npos) (void)engine_->ensure_topic(entry);
   }
   if (start_ == StartPosition::latest) {
     for (const auto& [name, partitions] : engine_->topics()) topics_at_join_.insert(name);
