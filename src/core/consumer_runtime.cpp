@@ -76,7 +76,6 @@ void ConsumerRuntime::start() {
   if (options_.dedup.enabled && !services_.dedup) throw Error(ErrorCode::internal, "consumer: dedup without a store");
   subscription_ = engine_->subscribe(SubscriptionSpec{options_.group, options_.topics, options_.start});
   metrics::register_group(engine_, options_.group);
-  metrics::ticks::calibrate();  // before the workers read the handler clock
   for (int i = 0; i < options_.workers; ++i) {
     workers_.emplace_back([this] { batch_handler_ ? batch_worker_loop() : worker_loop(); });
   }

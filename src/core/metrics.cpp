@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -239,38 +238,6 @@ void WorkerTally::flush() {
   buckets_ = {};
 }
 
-namespace ticks {
-
-bool use_tsc = false;
-double nanoseconds_per_tick = 1;
-
-void calibrate() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-#if defined(__x86_64__) || defined(__i386__)
-    std::ifstream file("/sys/devices/system/clocksource/clocksource0/current_clocksource");
-    std::string clocksource;
-    if (!(file >> clocksource) || clocksource != "tsc") return;
-    // Counter ticks over at least 2 ms of steady_clock; each end is read as a pair
-    // (steady, tsc) so that the ratio's error is a few clock reads in 2 ms (< 0.01%).
-    using std::chrono::steady_clock;
-    const auto start = steady_clock::now();
-    const auto start_ticks = __rdtsc();
-    auto end = start;
-    std::uint64_t end_ticks = start_ticks;
-    while (end - start < std::chrono::milliseconds(2)) {
-      end = steady_clock::now();
-      end_ticks = __rdtsc();
-    }
-    const double nanoseconds = std::chrono::duration<double, std::nano>(end - start).count();
-    if (end_ticks <= start_ticks) return;  // not a usable counter: keep steady_clock
-    nanoseconds_per_tick = nanoseconds / static_cast<double>(end_ticks - start_ticks);
-    use_tsc = true;
-#endif
-  });
-}
-
-}  // namespace ticks
 
 bool enabled() { return Registry::instance().enabled.load(std::memory_order_relaxed); }
 Counter* produced(const std::string& topic, bool ok) { return Registry::instance().produced(topic, ok); }
