@@ -66,12 +66,18 @@ launch_locked() {
     RABBITMQ_CONFIG_FILE="$data/rabbitmq" RABBITMQ_ADVANCED_CONFIG_FILE="$data/advanced.config" \
     RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
     /usr/lib/rabbitmq/bin/rabbitmq-server >"$data/log/console.log" 2>&1 </dev/null 9>&- &
-  # The node writes its own (beam) PID once it runs; that is the process to stop.
-  for _ in $(seq 1 300); do
+  # The node writes its own (beam) PID once it runs; that is the process to stop. On a
+  # loaded 2-core machine that once took longer than the 30 s waited before (an mqctl
+  # test failed in CI), so it gets 90 s.
+  for _ in $(seq 1 900); do
     [ -s "$data/node.pid" ] && break
     sleep 0.1
   done
-  [ -s "$data/node.pid" ] || { echo "rabbitmq: no PID file; see $data/log" >&2; return 1; }
+  if [ ! -s "$data/node.pid" ]; then
+    echo "rabbitmq: no PID file; see $data/log; the end of its console log:" >&2
+    tail -n 20 "$data/log/console.log" >&2 2>/dev/null
+    return 1
+  fi
   cp "$data/node.pid" "$dir/pid"
   if ! timeout 120 bash -c "$(declare -f as_rabbitmq ctl); dir='$dir'; ctl await_startup --timeout 110" >/dev/null; then
     echo "rabbitmq: node did not start; see $data/log" >&2
