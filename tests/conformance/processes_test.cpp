@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -50,6 +51,26 @@ class Peer {
   pid_t pid_ = -1;
 };
 
+// The file a peer writes what it handled to. /tmp outlives test runs and PIDs repeat,
+// so a leftover log of an earlier run with the same name would be read as this run's
+// (seen in CI: C08 counted 4,839 stale lines as duplicates). The file is removed before
+// the peer starts and when the case ends.
+class PeerLog {
+ public:
+  explicit PeerLog(std::string path) : path_(std::move(path)) { remove(); }
+  ~PeerLog() { remove(); }
+  PeerLog(const PeerLog&) = delete;
+  PeerLog& operator=(const PeerLog&) = delete;
+  operator const std::string&() const { return path_; }
+
+ private:
+  void remove() {
+    std::error_code ignored;  // absent is the normal case
+    std::filesystem::remove(path_, ignored);
+  }
+  std::string path_;
+};
+
 std::vector<std::string> read_lines(const std::string& path) {
   std::vector<std::string> lines;
   std::ifstream file(path);
@@ -73,7 +94,7 @@ TEST_P(Processes, C08_GroupSharedAcrossProcesses) {
   const auto name = topic("shared");
   client().admin().create_topic(name, TopicOptions{.partitions = 4});
   const auto group_name = group("shared");
-  const auto log = ::testing::TempDir() + unique("peer-log");
+  const PeerLog log(::testing::TempDir() + unique("peer-log"));
   Peer peer({"consume", url(), group_name, name, log});
   ASSERT_TRUE(peer.started());
   ASSERT_TRUE(wait_until([&] { return file_contains(log, "#joined"); }, 30s));
@@ -107,7 +128,7 @@ TEST_P(Processes, C12_KilledConsumerLosesNothingAndRepeatsNoAck) {
   auto producer = client().producer();
   send_numbered(producer, name, 100);
   const auto group_name = group("killed");
-  const auto log = ::testing::TempDir() + unique("peer-log");
+  const PeerLog log(::testing::TempDir() + unique("peer-log"));
   Peer peer({"consume", url(), group_name, name, log, "50"});
   ASSERT_TRUE(peer.started());
   // Messages 0..49 were handled and acked; the handler of 50 never returns.
@@ -145,7 +166,7 @@ TEST_P(Processes, C12_KilledConsumerLosesNothingAndRepeatsNoAck) {
 void Processes::check_durable_delay(bool core_scheduler) {
   constexpr int count = 100;
   const auto name = topic("durable-delay");
-  const auto log = ::testing::TempDir() + unique("peer-log");
+  const PeerLog log(::testing::TempDir() + unique("peer-log"));
   {
     Peer producer({"produce-delayed", url(), name, log, std::to_string(count), core_scheduler ? "1" : "0"});
     ASSERT_TRUE(producer.started());
