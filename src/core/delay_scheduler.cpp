@@ -55,7 +55,8 @@ Message from_delay_record(const Message& stored) {
 
 DelayScheduler::DelayScheduler(std::shared_ptr<Engine> engine) : engine_(std::move(engine)) {
   subscription_ = engine_->subscribe(
-      SubscriptionSpec{std::string(kSchedulerGroup), {std::string(names::delay_topic)}, StartPosition::earliest});
+      SubscriptionSpec{std::string(kSchedulerGroup), {std::string(names::delay_topic)}, StartPosition::earliest,
+                       /*holds_records=*/true});
   thread_ = std::thread([this] { run(); });
 }
 
@@ -97,7 +98,8 @@ void DelayScheduler::move_due() {
   const auto now = Clock::now();
   std::vector<Held> due;
   while (!held_.empty() && held_.top().due <= now) {
-    due.push_back(std::move(const_cast<Held&>(held_.top())));  // popped right after
+    // A record of a partition the group gave to another scheduler is that one's to move.
+    if (subscription_->owns(held_.top().record)) due.push_back(std::move(const_cast<Held&>(held_.top())));
     held_.pop();
   }
   if (due.empty()) return;

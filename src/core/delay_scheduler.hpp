@@ -9,10 +9,16 @@
 // scheduler that dies before its ack leaves the record to the next member (or itself
 // after a restart), so a delayed message is never lost.
 //
+// Several schedulers (one per consuming Client, in any process) share mq.delay's
+// partitions. When the group moves a partition to another scheduler, this one gives it
+// up at once (SubscriptionSpec::holds_records: no waiting for records that may be due
+// in an hour) and drops what it held of it; the new owner fetches them again.
+//
 // What this costs: a crash between the append and the ack delivers that message twice
-// (same id — consumers with dedup drop the second); on offset engines records acked
-// above one that is not yet due are committed only when it is, so a crashed scheduler
-// re-moves them too. Held records are bounded by kMaxHeld; past it the scheduler stops
+// (same id — consumers with dedup drop the second). On offset engines the commit stops
+// at the lowest record not yet due; engines that can store more beside it (Kafka: the
+// acked offsets above it, in the commit's metadata) spare the next owner the records
+// already moved, others move them again. Held records are bounded by kMaxHeld; past it the scheduler stops
 // fetching until some fall due.
 //
 // Thread-safe: one thread of its own; stop() may be called from any thread.

@@ -53,6 +53,10 @@ struct SubscriptionSpec {
   std::string group;
   std::vector<std::string> topics;  // validated names and patterns; mq.* only by name
   StartPosition start = StartPosition::latest;
+  // The member holds records unacked until some later time (core's delay scheduler),
+  // not while a handler runs: when the group takes a partition away it is given up at
+  // once instead of after its records are acked, and the holder drops them (owns()).
+  bool holds_records = false;
 };
 
 // One member of a consumer group. Created by Engine::subscribe, used by one consumer
@@ -77,6 +81,11 @@ class Subscription {
 
   // Makes a blocked poll() return soon. Thread-safe.
   virtual void wakeup() = 0;
+
+  // False once the record's partition was given up by this member (holds_records): the
+  // record goes to the partition's next owner, and a holder must drop it, not act on it.
+  // Engines that never take a delivered record away keep this default.
+  virtual bool owns(const Record&) const { return true; }
 
   // Commits what was acked and leaves the group; records delivered and not acked are
   // delivered again to the group. Idempotent; poll() must not be running.

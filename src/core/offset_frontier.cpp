@@ -27,4 +27,23 @@ bool OffsetFrontier::finished(std::int64_t offset) {
   return committed_ != before;
 }
 
+std::vector<std::pair<std::int64_t, std::int64_t>> OffsetFrontier::finished_above(std::size_t max_ranges) const {
+  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+  bool extending = false;  // the previous entry was finished and ended ranges.back()
+  for (const auto& [offset, done] : open_) {
+    if (!done) {
+      extending = false;
+      continue;
+    }
+    if (extending) {
+      ranges.back().second = offset;
+      continue;
+    }
+    if (ranges.size() == max_ranges) break;
+    ranges.emplace_back(offset, offset);
+    extending = true;
+  }
+  return ranges;
+}
+
 }  // namespace mq::core

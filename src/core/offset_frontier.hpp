@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <utility>
+#include <vector>
 
 namespace mq::core {
 
@@ -35,6 +36,11 @@ class OffsetFrontier {
   std::int64_t next() const { return next_; }
   // Delivered and not yet finished.
   std::size_t outstanding() const { return outstanding_; }
+  // The finished offsets above committed(), as increasing closed ranges [first, last]
+  // (at most `max_ranges`, the lowest ones): what a commit position alone cannot say, so
+  // that an engine can store it beside the commit and the next owner need not deliver
+  // them again. A range may span offsets that hold no message.
+  std::vector<std::pair<std::int64_t, std::int64_t>> finished_above(std::size_t max_ranges) const;
 
  private:
   std::int64_t committed_;

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "mock_cluster.hpp"
 #include "mq/mq.hpp"
 
 namespace {
@@ -31,22 +32,13 @@ std::string run(const std::string& command) {
 
 class KcatInterop : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "mq-kafka-interop-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir_.data()), nullptr);
-    ASSERT_EQ(std::system((std::string(MQ_KAFKA_SCRIPT) + " start " + dir_).c_str()), 0);
-    std::ifstream file(dir_ + "/url");
-    std::getline(file, url_);
-    bootstrap_ = url_.substr(8, url_.find('?') - 8);  // kafka://HOSTS?...
-  }
-  void TearDown() override { std::system((std::string(MQ_KAFKA_SCRIPT) + " stop " + dir_).c_str()); }
-
   mq::Config config() const {
     auto config = mq::Config::defaults("development");
-    config.url = url_;
+    config.url = cluster_.url();
     return config;
   }
-  std::string dir_, url_, bootstrap_;
+  mq::kafka_test::MockCluster cluster_;
+  const std::string bootstrap_ = cluster_.bootstrap();
 };
 
 TEST_F(KcatInterop, KcatProducesMqConsumes) {

@@ -34,5 +34,20 @@ TEST(OffsetFrontier, IgnoresUnknownAndRepeatedOffsets) {
   EXPECT_EQ(frontier.committed(), 6);
 }
 
+TEST(OffsetFrontier, ListsFinishedOffsetsAboveTheCommitAsRanges) {
+  OffsetFrontier frontier(0);
+  for (std::int64_t offset : {0, 1, 2, 3, 4, 6, 7, 9}) frontier.delivered(offset);
+  using Ranges = std::vector<std::pair<std::int64_t, std::int64_t>>;
+  EXPECT_EQ(frontier.finished_above(10), Ranges{});
+  for (std::int64_t offset : {1, 2, 4, 6, 9}) frontier.finished(offset);
+  EXPECT_EQ(frontier.committed(), 0);
+  // 4 and 6 are neighbours among delivered offsets (5 holds no message): one range.
+  EXPECT_EQ(frontier.finished_above(10), (Ranges{{1, 2}, {4, 6}, {9, 9}}));
+  EXPECT_EQ(frontier.finished_above(2), (Ranges{{1, 2}, {4, 6}}));
+  frontier.finished(0);
+  EXPECT_EQ(frontier.committed(), 3);
+  EXPECT_EQ(frontier.finished_above(10), (Ranges{{4, 6}, {9, 9}}));
+}
+
 }  // namespace
 }  // namespace mq::core

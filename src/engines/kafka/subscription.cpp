@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 
@@ -27,10 +29,59 @@ constexpr int metadata_timeout_ms = 5000;
 // unseen. Past this bound subscribe returns anyway; the assignment comes later.
 constexpr auto join_wait = std::chrono::seconds(8);
 
+// Offsets acked above the commit position travel in the commit's metadata. Kafka brokers
+// refuse metadata over offset.metadata.max.bytes (4096 by default): past this bound the
+// higher ranges are left out, and the next owner delivers those records again.
+constexpr std::string_view acked_prefix = "mq-acked:";
+constexpr std::size_t max_acked_metadata = 3000;
+
+std::string encode_acked(const core::OffsetFrontier& frontier) {
+  const auto ranges = frontier.finished_above(max_acked_metadata / 4);
+  if (ranges.empty()) return {};
+  std::string text(acked_prefix);
+  for (const auto& [first, last] : ranges) {
+    const auto range = first == last ? fmt::format("{},", first) : fmt::format("{}-{},", first, last);
+    if (text.size() + range.size() > max_acked_metadata) break;
+    text += range;
+  }
+  text.pop_back();  // the last comma
+  return text;
+}
+
+// The ranges of encode_acked(), or none for metadata of another client or a malformed
+// one (then the records are delivered again: at-least-once holds either way).
+std::vector<std::pair<std::int64_t, std::int64_t>> parse_acked(const void* metadata, std::size_t size) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+  const std::string_view text(static_cast<const char*>(metadata), metadata ? size : 0);
+  if (!text.starts_with(acked_prefix)) return ranges;
+  const char* at = text.data() + acked_prefix.size();
+  const char* end = text.data() + text.size();
+  while (at < end) {
+    std::int64_t first = 0, last = 0;
+    auto parsed = std::from_chars(at, end, first);
+    last = first;
+    if (parsed.ec == std::errc() && parsed.ptr < end && *parsed.ptr == '-') {
+      parsed = std::from_chars(parsed.ptr + 1, end, last);
+    }
+    const bool increasing = ranges.empty() || first > ranges.back().second;
+    if (parsed.ec != std::errc() || first < 0 || last < first || !increasing ||
+        (parsed.ptr < end && *parsed.ptr != ',')) {
+      return {};
+    }
+    ranges.emplace_back(first, last);
+    at = parsed.ptr + 1;
+  }
+  return ranges;
+}
+
 }  // namespace
 
 KafkaSubscription::KafkaSubscription(std::shared_ptr<KafkaEngine> engine, const core::SubscriptionSpec& spec)
-    : engine_(std::move(engine)), group_(spec.group), filter_(spec.topics), start_(spec.start) {
+    : engine_(std::move(engine)),
+      group_(spec.group),
+      filter_(spec.topics),
+      start_(spec.start),
+      holds_records_(spec.holds_records) {
   const bool reserved = group_.starts_with(names::reserved_topic_prefix);
   // A member subscribed to a topic that does not exist yet gets an empty first assignment
   // and sees the topic only at the next metadata refresh and rebalance (seconds on the
@@ -118,13 +169,17 @@ void KafkaSubscription::commit_callback(rd_kafka_t*, rd_kafka_resp_err_t error,
   core::log(LogLevel::info, "kafka: commit for group '{}' failed, will retry: {}", self->group_, rd_kafka_err2str(error));
 }
 
-void KafkaSubscription::set_positions(rd_kafka_topic_partition_list_t* partitions) {
-  bool remembered = false;
+std::map<KafkaSubscription::TopicPartition, KafkaSubscription::OffsetRanges> KafkaSubscription::set_positions(
+    rd_kafka_topic_partition_list_t* partitions) {
+  std::map<TopicPartition, OffsetRanges> acked;
+  // Without an answer librdkafka looks up the committed offsets itself; only the acked
+  // ranges (delivered again) and a "latest" start for partitions never committed are lost.
+  if (rd_kafka_committed(consumer_.get(), partitions, metadata_timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) return acked;
   for (int i = 0; i < partitions->cnt; ++i) {
-    remembered = remembered || released_.count({partitions->elems[i].topic, partitions->elems[i].partition});
+    const auto& entry = partitions->elems[i];
+    auto ranges = parse_acked(entry.metadata, entry.metadata_size);
+    if (!ranges.empty() && entry.offset >= 0) acked.emplace(TopicPartition{entry.topic, entry.partition}, std::move(ranges));
   }
-  if (start_ != StartPosition::latest && !remembered) return;  // the committed offsets, as they are
-  if (rd_kafka_committed(consumer_.get(), partitions, metadata_timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
   // A topic the group has committed on before is not new to the group: its partitions
   // without a commit (no message yet when the group read it, e.g. a replayed dead letter
   // landing in another partition) start at their beginning, not at "latest".
@@ -156,15 +211,21 @@ void KafkaSubscription::set_positions(rd_kafka_topic_partition_list_t* partition
     rd_kafka_topic_partition_list_add(commits.get(), entry.topic, entry.partition)->offset = entry.offset;
   }
   if (commits->cnt > 0) rd_kafka_commit(consumer_.get(), commits.get(), 0);
+  return acked;
 }
 
 void KafkaSubscription::assign(rd_kafka_topic_partition_list_t* partitions) {
   assigned_once_ = true;
-  set_positions(partitions);
+  auto acked = set_positions(partitions);
   {
     std::lock_guard lock(mutex_);
+    ++generation_;
     for (int i = 0; i < partitions->cnt; ++i) {
-      owned_[{partitions->elems[i].topic, partitions->elems[i].partition}] = Owned{};
+      const TopicPartition partition{partitions->elems[i].topic, partitions->elems[i].partition};
+      Owned owned;
+      owned.generation = generation_;
+      if (auto it = acked.find(partition); it != acked.end()) owned.skip = std::move(it->second);
+      owned_[partition] = std::move(owned);
       last_owned_ = nullptr;
     }
   }
@@ -195,8 +256,9 @@ void KafkaSubscription::revoke(rd_kafka_topic_partition_list_t* partitions) {
   }
   pending_revoke_ = rd_kafka_topic_partition_list_copy(partitions);
   revoke_deadline_ = SteadyClock::now() + revoke_wait;
-  // close() does not wait: what was not acked is delivered again (the contract).
-  finish_revoke(closing_);
+  // close() does not wait: what was not acked is delivered again (the contract). Nor
+  // does a holder of records: they may be due in an hour.
+  finish_revoke(closing_ || holds_records_);
 }
 
 void KafkaSubscription::finish_revoke(bool force) {
@@ -241,8 +303,13 @@ void KafkaSubscription::commit(bool synchronous, const rd_kafka_topic_partition_
       if (!owned.frontier || (!synchronous && owned.frontier->committed() <= owned.commit_sent)) continue;
       if (only && !rd_kafka_topic_partition_list_find(only, partition.first.c_str(), partition.second)) continue;
       owned.commit_sent = owned.frontier->committed();
-      rd_kafka_topic_partition_list_add(offsets.get(), partition.first.c_str(), partition.second)->offset =
-          owned.commit_sent;
+      auto* entry = rd_kafka_topic_partition_list_add(offsets.get(), partition.first.c_str(), partition.second);
+      entry->offset = owned.commit_sent;
+      if (const auto acked = encode_acked(*owned.frontier); !acked.empty()) {
+        entry->metadata = std::malloc(acked.size());  // the list frees it
+        std::memcpy(entry->metadata, acked.data(), acked.size());
+        entry->metadata_size = acked.size();
+      }
     }
   }
   if (offsets->cnt == 0) return;
@@ -271,6 +338,12 @@ std::optional<core::Record> KafkaSubscription::take(const rd_kafka_message_t* me
   }
   if (message->offset < owned.frontier->next()) return std::nullopt;  // already handed out
   owned.frontier->delivered(message->offset);
+  while (owned.skip_next < owned.skip.size() && owned.skip[owned.skip_next].second < message->offset) ++owned.skip_next;
+  if (owned.skip_next < owned.skip.size() && owned.skip[owned.skip_next].first <= message->offset) {
+    // Acked by an earlier owner (commit metadata): finished, not handed out again.
+    commits_pending_ = owned.frontier->finished(message->offset) || commits_pending_;
+    return std::nullopt;
+  }
   if (!owned.matches) {
     // Only possible for unusual patterns the regular expression over-approximates
     // (subscription_regex): skipped, and committed past.
@@ -278,6 +351,7 @@ std::optional<core::Record> KafkaSubscription::take(const rd_kafka_message_t* me
     return std::nullopt;
   }
   core::Record record;
+  record.token = owned.generation;
   Message& out = record.message;
   out.topic = topic;
   out.partition = message->partition;
@@ -358,13 +432,20 @@ void KafkaSubscription::ack(const core::Record& record) {
   {
     std::lock_guard lock(mutex_);
     auto it = owned_.find(PartitionKey{record.message.topic, record.message.partition});
-    if (it == owned_.end() || !it->second.frontier) return;  // released: it will be delivered again
+    // Released (and maybe assigned again since): it will be, or was, delivered again.
+    if (it == owned_.end() || !it->second.frontier || it->second.generation != record.token) return;
     const bool advanced = it->second.frontier->finished(record.message.offset);
     commits_pending_ = commits_pending_ || advanced;
     commit_now = commits_pending_ && SteadyClock::now() >= next_commit_ && !closed_;
   }
   // rd_kafka_commit is thread-safe; asynchronous, so an ack never waits for the broker.
   if (commit_now) commit(false);
+}
+
+bool KafkaSubscription::owns(const core::Record& record) const {
+  std::lock_guard lock(mutex_);
+  auto it = owned_.find(PartitionKey{record.message.topic, record.message.partition});
+  return it != owned_.end() && !it->second.revoked && it->second.generation == record.token;
 }
 
 void KafkaSubscription::wakeup() {

@@ -12,6 +12,12 @@
 //   callback, because the acks may come from poll()'s own thread between two polls (core's
 //   delay scheduler holds records until due and acks them itself). So a record acked
 //   here is never handled by the next owner, and none is handled by two members at once.
+//   A member that holds records until later (SubscriptionSpec::holds_records) releases
+//   at once instead; owns() then tells it to drop what it held of the partition.
+// - Every commit carries, in its metadata, the offsets acked above the commit position
+//   (`mq-acked:4-6,9`, bounded): the next owner of the partition skips them, so records
+//   acked behind a slow or held one are not handled again after a rebalance or a
+//   release past revoke_wait.
 // - librdkafka's default assignors (eager); cooperative-sticky, when configured through
 //   kafka.partition.assignment.strategy, is handled too (incremental (un)assign) but
 //   fails against the 2.0.2 mock cluster, so it is untested.
@@ -47,6 +53,7 @@ class KafkaSubscription final : public core::Subscription {
   std::vector<core::Record> poll(std::size_t max, std::chrono::milliseconds timeout) override;
   void ack(const core::Record& record) override;
   void wakeup() override;
+  bool owns(const core::Record& record) const override;
   void close() override;
 
  private:
@@ -62,7 +69,11 @@ class KafkaSubscription final : public core::Subscription {
     }
   };
   using PartitionKey = std::pair<std::string_view, int>;
+  using OffsetRanges = std::vector<std::pair<std::int64_t, std::int64_t>>;
   struct Owned {
+    std::uint64_t generation = 0;                  // of this assignment; Record::token
+    OffsetRanges skip;                             // acked by an earlier owner (commit metadata)
+    std::size_t skip_next = 0;                     // first range not yet behind the fetch
     std::optional<core::OffsetFrontier> frontier;  // from the first record delivered
     std::int64_t commit_sent = -1;                 // last offset handed to rd_kafka_commit
     bool revoked = false;                          // being given up: hand out nothing more
@@ -86,7 +97,8 @@ class KafkaSubscription final : public core::Subscription {
   //   engines).
   // - a partition this member released before, with acks above what the group has
   //   committed (a commit refused during the rebalance): resumes after them and commits.
-  void set_positions(rd_kafka_topic_partition_list_t* partitions);
+  // Returns the offsets above each position that an earlier owner acked.
+  std::map<TopicPartition, OffsetRanges> set_positions(rd_kafka_topic_partition_list_t* partitions);
   // Ends this member's count in the engine's pending reserved joins, once.
   void end_reserved_join();
   // Commits every advanced frontier (of `only`, when given). Takes mutex_.
@@ -98,6 +110,8 @@ class KafkaSubscription final : public core::Subscription {
   const std::string group_;
   const core::TopicFilter filter_;
   const StartPosition start_;
+  const bool holds_records_;
+  std::uint64_t generation_ = 0;  // assignments so far; guarded by mutex_
   std::set<std::string> topics_at_join_;  // for set_positions
   // Commit position of each partition when this member last released it (poll thread).
   std::map<TopicPartition, std::int64_t> released_;
@@ -112,7 +126,7 @@ class KafkaSubscription final : public core::Subscription {
   // out first. Poll thread only.
   std::deque<rd_kafka_message_t*> early_;
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::map<TopicPartition, Owned, PartitionLess> owned_;
   // take()'s lookup cache: the entry of the last message's partition (nullptr when an
   // entry was added or removed since).
