@@ -265,10 +265,10 @@ void ConsumerRuntime::run(Task& task, metrics::WorkerTally& tally) {
   if (!claim_for_handling(task)) return;
   received_.fetch_add(1, std::memory_order_relaxed);
   // The clock is read only for the duration histogram (metrics on).
-  const std::uint64_t started = task.metrics ? metrics::ticks::now() : 0;
+  const std::uint64_t started = task.metrics ? handler_clock_.now() : 0;
   const Outcome outcome = invoke_handler(task.record.message);
   if (task.metrics) {
-    tally.handled(task.metrics, metrics::ticks::between(started, metrics::ticks::now()),
+    tally.handled(task.metrics, handler_clock_.between(started, handler_clock_.now()),
                   outcome.kind() == Outcome::Kind::ack);
   }
   settle_claim(task, outcome.kind() == Outcome::Kind::ack);

@@ -18,6 +18,7 @@
 
 #include "core/engine.hpp"
 #include "core/keyed_dispatcher.hpp"
+#include "core/handler_clock.hpp"
 #include "core/metrics.hpp"
 #include "core/timer_queue.hpp"
 #include "mq/consumer.hpp"
@@ -91,6 +92,7 @@ class ConsumerRuntime {
   const BatchHandler batch_handler_;   // empty for a message consumer
   const ConsumerServices services_;
   const std::shared_ptr<RetryStore> retries_;  // null: retries live in this process only
+  const metrics::HandlerClock& handler_clock_ = metrics::HandlerClock::process();
   std::unique_ptr<Subscription> subscription_;
   // Shared by ackers, exclusive for close: no ack reaches a closed subscription.
   std::shared_mutex subscription_guard_;

@@ -41,19 +41,6 @@ struct ConsumedMetrics {
   Histogram duration;
 };
 
-// The clock of handler durations, read twice per handled message: steady_clock (a vDSO
-// call, about 25 ns). The x86 time-stamp counter would save about 1% of a message's CPU
-// but needs a calibration against steady_clock whose paired reads a preemption on a
-// loaded machine can split, skewing every duration measured after it.
-namespace ticks {
-inline std::uint64_t now() {
-  return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-}
-inline std::chrono::nanoseconds between(std::uint64_t start, std::uint64_t end) {
-  return std::chrono::nanoseconds(end > start ? static_cast<std::int64_t>(end - start) : 0);
-}
-}  // namespace ticks
-
 // One worker's counts of handled messages (outcome ok, and the duration histogram),
 // kept in plain integers and added to the shared ConsumedMetrics in bulk: a shared
 // atomic add costs a locked instruction per counter per message. Published when the
