@@ -17,7 +17,10 @@
 // Throughput figures are the median of R passes (by wall time), with the client
 // process's CPU µs per message in that pass (all its threads) and the server's (the
 // delta of INFO cpu used_cpu_user + used_cpu_sys over the pass, every thread of
-// redis-server). The mq side uses only <mq/mq.hpp>.
+// redis-server). "paired" is the median over passes of raw time / mq time of the same
+// pass (each pass runs raw and mq back to back). After the tables: the server's commands
+// per 1,000 messages in each phase (INFO commandstats), e.g. how many XACKs a side sent.
+// The mq side uses only <mq/mq.hpp>.
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
 #include <time.h>
@@ -31,6 +34,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -141,17 +145,43 @@ double server_cpu_seconds(int port) {
   return total;
 }
 
-// One measured phase: wall seconds, client and server CPU seconds.
+// Commands the server has run so far, by name (INFO commandstats), without INFO itself.
+std::map<std::string, long long> server_calls(int port) {
+  Raw raw(port);
+  raw.append({"INFO", "commandstats"});
+  redisReply* reply = raw.reply();
+  const std::string info(reply->str, reply->len);
+  freeReplyObject(reply);
+  std::map<std::string, long long> calls;
+  std::size_t at = 0;
+  while ((at = info.find("cmdstat_", at)) != std::string::npos) {
+    const auto colon = info.find(':', at);
+    const auto value = info.find("calls=", colon);
+    if (colon == std::string::npos || value == std::string::npos) break;
+    std::string name = info.substr(at + 8, colon - at - 8);
+    if (name != "info") calls[name] = std::stoll(info.substr(value + 6));
+    at = colon;
+  }
+  return calls;
+}
+
+// One measured phase: wall seconds, client and server CPU seconds, server commands run.
 struct Timing {
   double wall = 0, cpu = 0, server_cpu = 0;
+  std::map<std::string, long long> calls;
 };
 template <typename Work>
 Timing timed(int port, Work&& work) {
+  auto calls = server_calls(port);
   const double server = server_cpu_seconds(port);
   const double cpu = cpu_seconds();
   const double wall = work();
   const double client = cpu_seconds() - cpu;
-  return Timing{wall, client, server_cpu_seconds(port) - server};
+  Timing timing{wall, client, server_cpu_seconds(port) - server, {}};
+  for (const auto& [name, after] : server_calls(port)) {
+    if (const auto delta = after - calls[name]; delta > 0) timing.calls[name] = delta;
+  }
+  return timing;
 }
 
 double raw_produce(int port, const std::string& stream, std::size_t count) {
@@ -308,11 +338,33 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(p * static_cast<double>(sorted.size())))];
 }
 
-void row(const char* what, std::size_t count, Timing raw, Timing mq) {
+// "XREADGROUP 3.9, XACK 3.9": the commands of a pass per 1,000 messages.
+std::string calls_per_thousand(const Timing& timing, std::size_t count) {
+  std::string text;
+  for (const auto& [name, calls] : timing.calls) {
+    char part[64];
+    std::snprintf(part, sizeof part, "%s%s %.1f", text.empty() ? "" : ", ", name.c_str(),
+                  1000.0 * static_cast<double>(calls) / static_cast<double>(count));
+    text += part;
+  }
+  return text.empty() ? "none" : text;
+}
+
+// One throughput row. "mq/raw" compares the two median passes; "paired" is the median
+// over rounds of raw time / mq time within the same round (both sides ran seconds apart),
+// which a shared machine's drifting load disturbs much less.
+void row(const char* what, std::size_t count, const std::vector<Timing>& raw_passes,
+         const std::vector<Timing>& mq_passes) {
+  const Timing raw = median(raw_passes), mq = median(mq_passes);
+  std::vector<double> paired;
+  for (std::size_t i = 0; i < std::min(raw_passes.size(), mq_passes.size()); ++i) {
+    paired.push_back(raw_passes[i].wall / mq_passes[i].wall);
+  }
+  std::sort(paired.begin(), paired.end());
   const double n = static_cast<double>(count);
-  std::printf("| %-38s | %11.0f | %11.0f | %5.1f%% | %8.2f | %8.2f | %8.2f | %8.2f |\n", what, n / raw.wall,
-              n / mq.wall, 100.0 * raw.wall / mq.wall, 1e6 * raw.cpu / n, 1e6 * mq.cpu / n, 1e6 * raw.server_cpu / n,
-              1e6 * mq.server_cpu / n);
+  std::printf("| %-38s | %11.0f | %11.0f | %5.1f%% | %5.1f%% | %8.2f | %8.2f | %8.2f | %8.2f |\n", what, n / raw.wall,
+              n / mq.wall, 100.0 * raw.wall / mq.wall, 100.0 * paired[paired.size() / 2], 1e6 * raw.cpu / n,
+              1e6 * mq.cpu / n, 1e6 * raw.server_cpu / n, 1e6 * mq.server_cpu / n);
 }
 
 }  // namespace
@@ -365,8 +417,9 @@ int main(int argc, char** argv) {
       for (const auto* times : {&raw_put, &raw_get, &mq_put, &mq_get}) {
         if (times->empty()) continue;
         const Timing t = median(*times);
-        std::printf("%.0f msgs/s, client CPU %.2f µs/msg, server CPU %.2f µs/msg\n", n / t.wall, 1e6 * t.cpu / n,
-                    1e6 * t.server_cpu / n);
+        std::printf("%.0f msgs/s, client CPU %.2f µs/msg, server CPU %.2f µs/msg; per 1,000 messages: %s\n",
+                    n / t.wall, 1e6 * t.cpu / n, 1e6 * t.server_cpu / n,
+                    calls_per_thousand(t, settings.messages).c_str());
       }
       return 0;
     }
@@ -375,16 +428,21 @@ int main(int argc, char** argv) {
     std::printf("redis_bench: %zu messages of %zu bytes, median of %d; %zu latency round trips; appendfsync %s\n"
                 "(CPU columns: µs per message, client process / redis-server)\n\n",
                 settings.messages, value_bytes, settings.repeat, settings.latency, settings.appendfsync.c_str());
-    std::printf("| %-38s | %11s | %11s | %6s | %8s | %8s | %8s | %8s |\n", "throughput (msgs/s)", "raw hiredis", "mq",
-                "mq/raw", "raw CPU", "mq CPU", "raw srv", "mq srv");
-    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
-    row("produce (pipelined XADD / send_batch)", settings.messages, median(raw_put), median(mq_put));
-    row("consume (XREADGROUP+XACK / Consumer)", settings.messages, median(raw_get), median(mq_get));
+    std::printf("| %-38s | %11s | %11s | %6s | %6s | %8s | %8s | %8s | %8s |\n", "throughput (msgs/s)", "raw hiredis",
+                "mq", "mq/raw", "paired", "raw CPU", "mq CPU", "raw srv", "mq srv");
+    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    row("produce (pipelined XADD / send_batch)", settings.messages, raw_put, mq_put);
+    row("consume (XREADGROUP+XACK / Consumer)", settings.messages, raw_get, mq_get);
     std::printf("\n| %-38s | %12s | %12s | %6s |\n", "end-to-end latency (µs)", "raw hiredis", "mq", "mq-raw");
     std::printf("|---|---:|---:|---:|\n");
     for (const auto& [name, p] : {std::pair{"p50", 0.50}, std::pair{"p99", 0.99}}) {
       const double raw = percentile(raw_lat, p), mine = percentile(mq_lat, p);
       std::printf("| %-38s | %12.1f | %12.1f | %+6.1f |\n", name, raw, mine, mine - raw);
+    }
+    std::printf("\nServer commands per 1,000 messages (median pass):\n");
+    for (const auto& [what, times] : {std::pair{"raw produce", &raw_put}, std::pair{"mq produce", &mq_put},
+                                      std::pair{"raw consume", &raw_get}, std::pair{"mq consume", &mq_get}}) {
+      std::printf("  %-12s %s\n", what, calls_per_thousand(median(*times), settings.messages).c_str());
     }
   } catch (const std::exception& error) {
     std::fprintf(stderr, "redis_bench: %s\n", error.what());

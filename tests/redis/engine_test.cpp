@@ -14,6 +14,7 @@
 
 #include "core/engine.hpp"
 #include "engines/redis/codec.hpp"
+#include "engines/redis/connection.hpp"
 #include "mq/mq.hpp"
 
 namespace mq::engines::redis {
@@ -51,6 +52,16 @@ Config test_config(const std::string& url) {
   config.producer.linger = 1ms;
   config.consumer.poll_interval = 50ms;
   return config;
+}
+
+// A consumer of `topic` in `group` from the earliest entry, with one worker (in order).
+ConsumerOptions one_worker_from_start(Client& client, const std::string& group, const std::string& topic) {
+  auto options = client.config().consumer;
+  options.group = group;
+  options.topics = {topic};
+  options.start = StartPosition::earliest;
+  options.workers = 1;
+  return options;
 }
 
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
@@ -402,11 +413,7 @@ TEST(Priority, HigherLanesAreHandledFirst) {
   }
   std::mutex mutex;
   std::vector<std::string> order;
-  auto options = client.config().consumer;
-  options.group = "priority.group";
-  options.topics = {"urgent"};
-  options.start = StartPosition::earliest;
-  options.workers = 1;
+  const auto options = one_worker_from_start(client, "priority.group", "urgent");
   auto consumer = client.consumer(options, [&](const Message& message) {
     std::lock_guard lock(mutex);
     order.push_back(message.value);
@@ -455,6 +462,49 @@ TEST(Admin, GroupLagIsSentMinusAcked) {
   const auto topics = client.admin().list_topics();
   ASSERT_EQ(topics.size(), 1u);
   EXPECT_EQ(topics[0].messages, 15u);
+}
+
+// A backlog is read with read-ahead (the next XREADGROUP is in flight while the runtime
+// handles the last one). Killing every client connection of the server twice mid-run,
+// with a read-ahead likely outstanding, must lose nothing and hand nothing out twice:
+// what the lost replies delivered is read back from the member's pending list.
+TEST(ReadAhead, KilledConnectionsMidBacklogLoseNothingAndDeliverNothingTwice) {
+  Server server;
+  Client client(test_config(server.url()));
+  client.admin().create_topic("backlog", TopicOptions{.partitions = 1});
+  constexpr int total = 20'000;
+  {
+    auto producer = client.producer();
+    std::vector<Message> batch;
+    for (int i = 0; i < total; ++i) {
+      batch.emplace_back("backlog", std::to_string(i));
+      if (batch.size() == 1'000) producer.send_batch(std::exchange(batch, {}));
+    }
+  }
+  ServerAddress address;
+  address.port = std::stoi(server.url().substr(server.url().rfind(':') + 1));
+  Connection killer(address);
+  Seen seen;
+  std::atomic<int> handled{0}, kills{0};
+  const auto options = one_worker_from_start(client, "backlog.group", "backlog");
+  auto consumer = client.consumer(options, [&](const Message& message) {
+    seen.add(message.value);
+    const int count = ++handled;
+    if (count == 5'000 || count == 12'000) {
+      const Reply reply = killer.command({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+      if (!reply.is_error()) kills += static_cast<int>(reply.integer());
+    }
+    return Outcome::ack();
+  });
+  ASSERT_TRUE(seen.wait_for(total, 60s)) << seen.counts().size() << " of " << total;
+  consumer.stop();
+  EXPECT_GE(kills.load(), 2);  // the reader's connection at least, each time
+  const auto counts = seen.counts();
+  int twice = 0;
+  for (const auto& [value, count] : counts) twice += count > 1 ? 1 : 0;
+  EXPECT_EQ(counts.size(), static_cast<std::size_t>(total));
+  EXPECT_EQ(twice, 0);
+  EXPECT_EQ(handled.load(), total);
 }
 
 }  // namespace

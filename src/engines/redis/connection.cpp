@@ -192,16 +192,33 @@ std::vector<Reply> Connection::pipeline(const std::vector<Args>& commands, Statu
 }
 
 std::vector<Reply> Connection::pipeline(const Commands& commands, std::string_view what, Status& failure) {
-  std::vector<Reply> replies;
   try {
-    ensure();
-    if (arena_) arena_->reset();
-    const auto bytes = commands.bytes();
-    if (!commands.empty() && redisAppendFormattedCommand(context_, bytes.data(), bytes.size()) != REDIS_OK) {
-      fail("pipeline");
-    }
-    replies.reserve(commands.count());
-    for (std::size_t i = 0; i < commands.count(); ++i) {
+    send(commands, what);
+  } catch (const Error& error) {
+    failure = error.status();
+    return {};
+  }
+  return receive(commands.count(), what, failure);
+}
+
+void Connection::send(const Commands& commands, std::string_view what) {
+  ensure();
+  if (arena_) arena_->reset();
+  const auto bytes = commands.bytes();
+  if (commands.empty()) return;
+  if (redisAppendFormattedCommand(context_, bytes.data(), bytes.size()) != REDIS_OK) fail(what);
+  // Written now, not with the first read: the server works on them meanwhile.
+  for (int done = 0; !done;) {
+    if (redisBufferWrite(context_, &done) != REDIS_OK) fail(what);
+  }
+}
+
+std::vector<Reply> Connection::receive(std::size_t count, std::string_view what, Status& failure) {
+  std::vector<Reply> replies;
+  replies.reserve(count);
+  try {
+    if (!context_) throw connection_error(address_, fmt::format("{}: connection dropped before the replies came", what));
+    for (std::size_t i = 0; i < count; ++i) {
       void* raw = nullptr;
       if (redisGetReply(context_, &raw) != REDIS_OK || !raw) fail(what);
       replies.push_back(adopt(raw));

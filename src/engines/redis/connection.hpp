@@ -118,6 +118,11 @@ class Connection {
   std::vector<Reply> pipeline(const std::vector<Args>& commands, Status& failure);
   // The same for commands already in protocol form; `what` names them in errors.
   std::vector<Reply> pipeline(const Commands& commands, std::string_view what, Status& failure);
+  // pipeline() in two halves, so that the server works while the caller does: send()
+  // writes the commands (throws ErrorCode::connection), receive() reads their replies
+  // later. Nothing else may use the connection in between.
+  void send(const Commands& commands, std::string_view what);
+  std::vector<Reply> receive(std::size_t count, std::string_view what, Status& failure);
   // Socket timeout for replies (a blocking XREADGROUP needs longer than commands).
   void set_read_timeout(milliseconds timeout);
   // The server's id of this connection (CLIENT ID), for CLIENT UNBLOCK; 0 if unknown.

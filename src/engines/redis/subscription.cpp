@@ -97,6 +97,8 @@ void RedisSubscription::refresh(Connection& connection, bool force) {
   read_command_ = Args{"XREADGROUP", "GROUP", group_, consumer_, "COUNT", "0", "BLOCK", "0", "STREAMS"};
   for (const auto& [key, info] : streams_) read_command_.push_back(key);
   read_command_.insert(read_command_.end(), streams_.size(), ">");
+  ahead_command_ = read_command_;
+  ahead_command_.erase(ahead_command_.begin() + 6, ahead_command_.begin() + 8);  // no BLOCK
   lanes_command_ = Args{"XREADGROUP", "GROUP", group_, consumer_, "COUNT", "0", "STREAMS"};
   std::size_t lanes = 0;
   for (const auto& [key, info] : streams_) {
@@ -199,101 +201,6 @@ std::set<RedisSubscription::EntryId> RedisSubscription::held_entries() {
   return held;
 }
 
-void RedisSubscription::read_own_pending() {
-  // A read whose reply was lost (the connection dropped, the server stopped) may still
-  // have been served: its entries are then pending for this member, and no other member
-  // takes them over while it lives. Reading from id 0 returns them.
-  Args command{"XREADGROUP", "GROUP", group_, consumer_, "COUNT", "100000", "STREAMS"};
-  for (const auto& [key, info] : streams_) command.push_back(key);
-  command.insert(command.end(), streams_.size(), "0");
-  reader_.set_read_timeout(engine_.settings().address.command_timeout);
-  const auto held = held_entries();
-  const Reply reply = reader_.command(command);
-  reread_pending_ = false;
-  if (reply.is_error()) return;  // NOGROUP and the like: the next read_new() deals with it
-  for (std::size_t i = 0; i < reply.size(); ++i) {
-    const redisReply* stream = reply.element(i);
-    if (stream->elements == 2) buffer_entries(std::string(text_of(stream->element[0])), stream->element[1], &held);
-  }
-}
-
-void RedisSubscription::read_new(std::size_t max, std::chrono::milliseconds block) {
-  // Reads ahead of what the runtime asked for: the rest waits in buffer_ (delivered to
-  // this member in Redis's eyes, so taken over by others if it dies), which keeps round
-  // trips per message low when the runtime asks for a few at a time.
-  read_command_[5] = std::to_string(std::max(max, engine_.settings().prefetch));
-  read_command_[7] = std::to_string(std::max<long long>(block.count(), 1));
-  reader_.set_read_timeout(block + engine_.settings().address.command_timeout);
-  reader_.ensure();
-  blocked_client_.store(reader_.client_id());
-  // wakeup() sets woken_ before it reads blocked_client_: checking after the store means
-  // a wakeup either is seen here or unblocks the read.
-  if (woken_.load()) {
-    blocked_client_.store(0);
-    return;
-  }
-  // The acks queued since the last flush ride along with the read: one round trip and
-  // one pooled connection fewer per poll. XACK is idempotent, so acks whose reply did
-  // not come are simply queued again.
-  auto acks = take_acks();
-  acks_sent_ = true;
-  Commands commands;
-  const std::size_t ack_commands = add_acks(commands, acks);
-  commands.add(read_command_);
-  Status failure;
-  std::vector<Reply> replies;
-  try {
-    replies = reader_.pipeline(commands, "XREADGROUP", failure);
-  } catch (...) {
-    blocked_client_.store(0);
-    requeue_acks(std::move(acks));
-    throw;
-  }
-  blocked_client_.store(0);
-  if (replies.size() <= ack_commands) requeue_acks(std::move(acks));
-  if (!failure.ok()) throw Error(failure);
-  const Reply& reply = replies.back();
-  if (reply.is_error()) {
-    if (reply.text().starts_with("NOGROUP")) {
-      // A stream lost its group (topic deleted, or data lost): join again.
-      topics_version_ = "-";
-      streams_.clear();
-      next_refresh_ = {};
-      return;
-    }
-    throw Error(reply_status(engine_.settings().address, fmt::format("read for group '{}'", group_), reply));
-  }
-  for (std::size_t i = 0; i < reply.size(); ++i) {
-    const redisReply* stream = reply.element(i);
-    if (stream->elements == 2) buffer_entries(std::string(text_of(stream->element[0])), stream->element[1]);
-  }
-}
-
-void RedisSubscription::read_lanes(std::size_t max) {
-  if (lanes_command_.empty() || buffer_.empty() || buffer_.front().message.priority == 9) return;
-  lanes_command_[5] = std::to_string(std::max<std::size_t>(max, 1));
-  reader_.set_read_timeout(engine_.settings().address.command_timeout);
-  const Reply reply = reader_.command(lanes_command_);
-  if (reply.is_error()) return;  // NOGROUP and the like: the next read_new() deals with it
-  for (std::size_t i = 0; i < reply.size(); ++i) {
-    const redisReply* stream = reply.element(i);
-    if (stream->elements == 2) buffer_entries(std::string(text_of(stream->element[0])), stream->element[1]);
-  }
-}
-
-std::vector<core::Record> RedisSubscription::take(std::size_t max) {
-  std::vector<core::Record> records;
-  std::lock_guard lock(held_mutex_);
-  while (!buffer_.empty() && records.size() < max) {
-    auto& front = buffer_.front();
-    const auto token = next_token_++;
-    in_flight_.emplace(token, EntryId{front.stream, std::move(front.id)});
-    records.push_back(core::Record{std::move(front.message), token});
-    buffer_.pop_front();
-  }
-  return records;
-}
-
 void RedisSubscription::wait_woken(steady_clock::time_point until) {
   std::unique_lock lock(wake_mutex_);
   wake_.wait_until(lock, until, [&] { return woken_.load() || closed_.load(); });
@@ -311,6 +218,13 @@ std::vector<core::Record> RedisSubscription::poll(std::size_t max, std::chrono::
     }
   } flush{*this};
   while (!closed_) {
+    if (ahead_commands_ != 0) {
+      try {
+        collect_read_ahead();
+      } catch (const Error& error) {
+        if (error.code() != ErrorCode::connection) throw;  // reread_pending_ is set: see below
+      }
+    }
     if (!buffer_.empty()) {
       try {
         read_lanes(max);
@@ -318,7 +232,9 @@ std::vector<core::Record> RedisSubscription::poll(std::size_t max, std::chrono::
         // The server is away: hand out what is buffered; the next read reports it.
         reread_pending_ = true;
       }
-      return take(max);
+      auto records = take(max);
+      if (buffer_.empty()) read_ahead();
+      return records;
     }
     if (woken_.exchange(false)) return {};
     try {

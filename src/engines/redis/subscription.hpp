@@ -10,6 +10,9 @@
 // is lost. Entries idle past redis.visibility_timeout are taken over from live members
 // too (XAUTOCLAIM): a handler running longer than that may see its message twice.
 //
+// Code: membership, poll() and acks in subscription.cpp; the reads (new entries,
+// read-ahead, priority lanes, own pending entries) in subscription_reads.cpp.
+//
 // Thread-safety: poll() from one thread at a time (it owns the blocking connection);
 // ack() and wakeup() from any thread. Lock order: ack_mutex_ before held_mutex_.
 #pragma once
@@ -63,6 +66,14 @@ class RedisSubscription final : public core::Subscription {
   // Takes over dead members' entries (and, after the visibility timeout, idle ones).
   void reclaim(Connection& connection);
   void read_new(std::size_t max, std::chrono::milliseconds block);
+  // Buffers an XREADGROUP reply; returns the entries added. NOGROUP: joins again.
+  std::size_t buffer_read_reply(const Reply& reply);
+  // Read-ahead: when the buffer runs empty after a full read (a backlog), the next read
+  // (without BLOCK, with the queued acks) is sent at once, and Redis serves it while the
+  // runtime handles what was just taken; the next poll collects its reply first. Without
+  // it Redis idled from each reply until the runtime asked again.
+  void read_ahead();
+  void collect_read_ahead();
   // After a connection failure: what Redis delivered to this member but it never got.
   void read_own_pending();
   // What this member holds (buffered, in flight, or acked with the XACK still queued).
@@ -96,7 +107,11 @@ class RedisSubscription final : public core::Subscription {
   std::map<std::string, StreamInfo> streams_;  // joined streams by key
   std::string topics_version_ = "-";           // the registry version last read
   Args read_command_;                          // XREADGROUP ... STREAMS k1..kn > .. >
+  Args ahead_command_;                         // read_command_ without BLOCK
   Args lanes_command_;                         // the same without BLOCK, priority lanes only
+  std::size_t ahead_commands_ = 0;             // sent by read_ahead(), replies not yet read
+  AckBatch ahead_acks_;                        // the XACKs among them
+  bool last_read_full_ = false;                // the last read returned its full COUNT
   std::deque<Buffered> buffer_;
   std::chrono::steady_clock::time_point next_refresh_{}, next_reclaim_{};
   bool failing_ = false;  // the last poll failed to reach the server (log once)
