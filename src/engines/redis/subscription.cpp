@@ -17,7 +17,10 @@ using std::chrono::steady_clock;
 
 constexpr milliseconds refresh_interval{500};  // new topics for patterns: well within C10's 5 s
 constexpr std::size_t reclaim_limit = 256;     // entries taken over per dead consumer and stream per round
-constexpr std::size_t ack_batch = 128;         // queued acks that start a flush
+// Queued acks that start a flush from the acking worker (a round trip on its thread).
+// Above a read's COUNT, so that acks normally ride along with the member's next read
+// (read-ahead keeps those frequent) and ack_linger bounds their wait otherwise.
+constexpr std::size_t ack_batch = 1024;
 constexpr milliseconds ack_linger{2};          // the longest an ack waits for others to share its XACK
 
 // Unique among every member of every process: host, pid and a random part (pids repeat).
