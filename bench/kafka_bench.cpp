@@ -3,13 +3,21 @@
 // be installed here).
 //
 //   kafka_bench --url kafka://127.0.0.1:P1,... [--messages N] [--partitions P]
+//               [--side raw|mq|both] [--phases produce|all]
 //
+// --side and --phases run a part only (default: both sides, produce then consume), for
+// profiling one side under callgrind or perf: the difference between two runs with
+// different N is the per-message cost, free of start-up and group joins.
 // Work: N messages of 100 bytes, no key, produced (acks=1, linger 5 ms: mq's development
 // defaults, set the same on the raw producer; mq through send_async + flush), then
 // consumed by a new consumer group from the earliest offset (raw: rd_kafka_consumer_poll
 // with auto-commit; mq: a consumer with 1 worker whose handler only counts, committing
 // contiguously). Each side has its own topic of P partitions; the 2.0.2 mock keeps only
-// ~5 MB per partition, so P must keep N x ~200 bytes / P under that.
+// ~5 MB per partition, so P must keep N x ~200 bytes / P under that. For the same reason
+// both sides turn librdkafka's sticky partitioning of keyless messages off
+// (sticky.partitioning.linger.ms=0; for mq through the URL): with it, a fast producer
+// puts every message of 10 ms (25,000 at 2.5 M/s) into one partition, and the mock
+// silently dropped the oldest ones of the partitions it picked most often.
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
@@ -17,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <thread>
 
@@ -32,6 +41,22 @@ struct Settings {
   std::string url;
   std::size_t messages = 1'000'000;
   int partitions = 64;
+  bool raw = true, mine = true;  // --side
+  bool consume = true;           // --phases all
+};
+
+// CPU time of the whole process (every thread: the client's own and librdkafka's; the
+// mock cluster is another process), so a phase's CPU per message compares the clients'
+// work, which wall time on a shared 2-core machine does not.
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+struct Timing {
+  double wall = 0;  // seconds
+  double cpu = 0;   // seconds of process CPU during the phase
 };
 
 std::string bootstrap_of(const std::string& url) {
@@ -70,8 +95,16 @@ constexpr auto stall_limit = std::chrono::seconds(30);
   std::exit(1);
 }
 
-void phase_done(const char* phase, std::size_t count, double seconds) {
-  std::fprintf(stderr, "%s: %zu messages in %.2f s\n", phase, count, seconds);
+// Runs one phase (which returns its wall seconds) and measures the CPU it took.
+template <typename Phase>
+Timing timed(const char* name, std::size_t count, Phase&& phase) {
+  const double cpu_start = process_cpu_seconds();
+  Timing timing;
+  timing.wall = phase();
+  timing.cpu = process_cpu_seconds() - cpu_start;
+  std::fprintf(stderr, "%s: %zu messages in %.2f s, CPU %.3f us/message\n", name, count, timing.wall,
+               1e6 * timing.cpu / static_cast<double>(count));
+  return timing;
 }
 
 std::atomic<std::size_t> raw_delivered{0}, raw_failed{0};
@@ -82,7 +115,8 @@ void count_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void*) {
 double raw_produce(const Settings& settings, const std::string& topic) {
   rd_kafka_t* producer = raw_handle(RD_KAFKA_PRODUCER, bootstrap_of(settings.url),
                                     {{"acks", "1"}, {"linger.ms", "5"}, {"partitioner", "murmur2_random"},
-                                     {"queue.buffering.max.messages", "2000000"}},
+                                     {"queue.buffering.max.messages", "2000000"},
+                                     {"sticky.partitioning.linger.ms", "1"}},
                                     count_delivery);
   const std::string value(value_bytes, 'v');
   const auto start = SteadyClock::now();
@@ -146,8 +180,11 @@ double mq_produce(mq::Client& client, const Settings& settings, const std::strin
       if (!status.ok()) failed.fetch_add(1, std::memory_order_relaxed);
     });
   }
+  // How long the calls alone took: the rest of the phase is waiting for the engine.
+  const double calls = Seconds(SteadyClock::now() - start).count();
   if (!producer.flush(std::chrono::minutes(5))) throw mq::Error(mq::ErrorCode::timeout, "flush took over 5 minutes");
   const double seconds = Seconds(SteadyClock::now() - start).count();
+  std::fprintf(stderr, "mq produce: send_async calls took %.2f s of %.2f s\n", calls, seconds);
   if (failed) std::fprintf(stderr, "mq: %zu failed\n", failed.load());
   return seconds;
 }
@@ -182,8 +219,10 @@ double mq_consume(mq::Client& client, const Settings& settings, const std::strin
   return seconds;
 }
 
-void row(const char* name, std::size_t count, double raw, double mine) {
-  std::printf("| %s | %.0f | %.0f | %.1f%% |\n", name, count / raw, count / mine, 100.0 * raw / mine);
+void row(const char* name, std::size_t count, const Timing& raw, const Timing& mine) {
+  const auto n = static_cast<double>(count);
+  std::printf("| %s | %.0f | %.0f | %.1f%% | %.2f | %.2f |\n", name, n / raw.wall, n / mine.wall,
+              100.0 * raw.wall / mine.wall, 1e6 * raw.cpu / n, 1e6 * mine.cpu / n);
 }
 
 }  // namespace
@@ -192,34 +231,41 @@ int main(int argc, char** argv) {
   Settings settings;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--url") settings.url = argv[i + 1];
-    else if (flag == "--messages") settings.messages = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (flag == "--partitions") settings.partitions = std::atoi(argv[i + 1]);
+    const std::string value = argv[i + 1];
+    if (flag == "--url") settings.url = value;
+    else if (flag == "--messages") settings.messages = std::strtoull(value.c_str(), nullptr, 10);
+    else if (flag == "--partitions") settings.partitions = std::atoi(value.c_str());
+    else if (flag == "--side") settings.raw = value != "mq", settings.mine = value != "raw";
+    else if (flag == "--phases") settings.consume = value != "produce";
   }
   if (settings.url.empty()) {
-    std::fprintf(stderr, "usage: kafka_bench --url kafka://HOST:PORT[,...] [--messages N] [--partitions P]\n");
+    std::fprintf(stderr, "usage: kafka_bench --url kafka://HOST:PORT[,...] [--messages N] [--partitions P] "
+                         "[--side raw|mq|both] [--phases produce|all]\n");
     return 2;
   }
   auto config = mq::Config::defaults("development");
-  config.url = settings.url;
+  config.url = settings.url + (settings.url.find('?') == std::string::npos ? "?" : "&") +
+               "sticky.partitioning.linger.ms=1";
   mq::Client client(config);
   const std::string run = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   const std::string raw_topic = "bench.raw." + run, mq_topic = "bench.mq." + run;
   for (const auto& name : {raw_topic, mq_topic}) client.admin().create_topic(name, mq::TopicOptions{.partitions = settings.partitions});
+  const auto n = settings.messages;
+  Timing raw_p, mq_p, raw_c, mq_c;
   // Interleaved so that both sides see the same machine load.
-  const double raw_p = raw_produce(settings, raw_topic);
-  phase_done("raw produce", settings.messages, raw_p);
-  const double mq_p = mq_produce(client, settings, mq_topic);
-  phase_done("mq produce", settings.messages, mq_p);
-  const double raw_c = raw_consume(settings, raw_topic);
-  phase_done("raw consume", settings.messages, raw_c);
-  const double mq_c = mq_consume(client, settings, mq_topic);
-  phase_done("mq consume", settings.messages, mq_c);
-  std::printf("%zu x %zu-byte messages, %d partitions, %s\n\n", settings.messages, value_bytes, settings.partitions,
+  if (settings.raw) raw_p = timed("raw produce", n, [&] { return raw_produce(settings, raw_topic); });
+  if (settings.mine) mq_p = timed("mq produce", n, [&] { return mq_produce(client, settings, mq_topic); });
+  if (settings.consume && settings.raw) raw_c = timed("raw consume", n, [&] { return raw_consume(settings, raw_topic); });
+  if (settings.consume && settings.mine) mq_c = timed("mq consume", n, [&] { return mq_consume(client, settings, mq_topic); });
+  if (!settings.raw || !settings.mine) return 0;
+  std::printf("%zu x %zu-byte messages, %d partitions, %s\n\n", n, value_bytes, settings.partitions,
               rd_kafka_version_str());
-  std::printf("| phase | raw librdkafka msgs/s | mq msgs/s | mq / raw |\n|---|---:|---:|---:|\n");
-  row("produce", settings.messages, raw_p, mq_p);
-  row("consume", settings.messages, raw_c, mq_c);
-  row("produce + consume", settings.messages, raw_p + raw_c, mq_p + mq_c);
+  std::printf("| phase | raw librdkafka msgs/s | mq msgs/s | mq / raw | raw CPU us/msg | mq CPU us/msg |\n"
+              "|---|---:|---:|---:|---:|---:|\n");
+  row("produce", n, raw_p, mq_p);
+  if (!settings.consume) return 0;
+  row("consume", n, raw_c, mq_c);
+  row("produce + consume", n, Timing{raw_p.wall + raw_c.wall, raw_p.cpu + raw_c.cpu},
+      Timing{mq_p.wall + mq_c.wall, mq_p.cpu + mq_c.cpu});
   return 0;
 }

@@ -161,8 +161,21 @@ void ProducerImpl::send_async(Message message, SendCallback callback) {
     }
     queued_bytes_ += bytes;
     ++unfinished_;
-    queue_.push_back(Pending{std::move(envelope), std::move(callback), bytes});
-    if (queue_.size() != 1 && queue_.size() < options_.batch_max_messages) return;  // sender already awake
+    // The queue is kept as whole batches: the sender takes one in O(1) under the lock.
+    // Cutting a batch message by message (moving each out, destroying the moved-from
+    // ones) held the lock while every send_async waited: 1,000,000 send_async calls to
+    // Kafka took 1.0-2.7 s with that, 0.6-1.2 s without.
+    if (queue_.empty() || queue_.back().items.size() >= options_.batch_max_messages) queue_.emplace_back();
+    auto& batch = queue_.back();
+    batch.items.push_back(Pending{std::move(envelope), std::move(callback), bytes});
+    batch.bytes += bytes;
+    ++queued_count_;
+    // The sender needs a wake-up only when the queue becomes non-empty or its linger
+    // can end (a full batch). Waking it for every message past a full batch made it
+    // wake, find every in-flight slot taken and sleep again once per message: a
+    // context switch per send_async while the engine was the bottleneck (52,000 per
+    // 1,000,000 sends to Kafka).
+    if (queued_count_ != 1 && queued_count_ != options_.batch_max_messages) return;  // sender already awake
   }
   signals_->wake_sender.notify_one();
 }
@@ -193,14 +206,13 @@ void ProducerImpl::sender_loop() {
       // earlier batches are still out (their round trip was the wait).
       if (options_.linger.count() > 0 && !stopping_ && in_flight_.empty()) {
         signals_->wake_sender.wait_for(lock, options_.linger,
-                                       [&] { return stopping_ || queue_.size() >= options_.batch_max_messages; });
+                                       [&] { return stopping_ || queued_count_ >= options_.batch_max_messages; });
       }
-      const auto split = queue_.begin() + static_cast<std::ptrdiff_t>(
-                                              std::min(queue_.size(), options_.batch_max_messages));
       auto state = std::make_shared<InFlight>();
-      state->batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(split));
-      queue_.erase(queue_.begin(), split);
-      for (const auto& pending : state->batch) queued_bytes_ -= pending.bytes;
+      state->batch = std::move(queue_.front().items);
+      queued_bytes_ -= queue_.front().bytes;
+      queued_count_ -= state->batch.size();
+      queue_.pop_front();
       state->deadline = options_.send_timeout == milliseconds::max() ? TimePoint::max()
                                                                      : Clock::now() + options_.send_timeout;
       in_flight_.push_back(state);

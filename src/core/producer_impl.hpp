@@ -79,7 +79,14 @@ class ProducerImpl {
   std::atomic<bool> closed_{false};
   const std::shared_ptr<Signals> signals_ = std::make_shared<Signals>();
   std::condition_variable drained_;  // flush/close wait for unfinished_ == 0
-  std::deque<Pending> queue_;  // batches are cut from the front
+  // Sends not yet handed to the engine, as batches of at most batch_max_messages; the
+  // last one fills up, the sender takes the first.
+  struct QueuedBatch {
+    std::vector<Pending> items;
+    std::size_t bytes = 0;
+  };
+  std::deque<QueuedBatch> queue_;
+  std::size_t queued_count_ = 0;  // messages in queue_
   // Batches the engine has, oldest first; reported in this order, so that callbacks run
   // on the sender thread in send order. At most max_batches_in_flight.
   std::deque<std::shared_ptr<InFlight>> in_flight_;

@@ -68,6 +68,18 @@ ProducerHandle::~ProducerHandle() {
   rd_kafka_purge(handle_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   rd_kafka_flush(handle_.get(), 1000);
   rd_kafka_poll(handle_.get(), 0);
+  for (auto& [name, topic] : topics_) rd_kafka_topic_destroy(topic);  // before the handle goes
+}
+
+rd_kafka_topic_t* ProducerHandle::topic(const std::string& name) {
+  std::lock_guard lock(topics_mutex_);
+  auto it = topics_.find(name);
+  if (it != topics_.end()) return it->second;
+  // No topic configuration of its own: the producer's defaults (partitioner,
+  // message.timeout.ms) apply, as they do to a send by topic name.
+  rd_kafka_topic_t* topic = rd_kafka_topic_new(handle_.get(), name.c_str(), nullptr);
+  if (topic) topics_.emplace(name, topic);
+  return topic;  // null: rd_kafka_last_error() says why
 }
 
 void ProducerHandle::flush(milliseconds timeout) { rd_kafka_flush(handle_.get(), static_cast<int>(timeout.count())); }
@@ -137,14 +149,17 @@ Status KafkaEngine::ensure_topic(const std::string& topic) {
 
 void KafkaEngine::append(std::vector<core::Envelope> batch, Acks acks, core::AppendCallback done) {
   auto* pending = new PendingBatch;
-  pending->results.resize(batch.size());
+  pending->results.resize(batch.size());  // receipts start at partition -1, offset -1
   pending->slots.assign(batch.size(), pending);
   pending->done = std::move(done);
   pending->remaining = batch.size() + 1;  // +1: this call's own hold, released last
   std::shared_lock lifecycle(lifecycle_);
   const bool closed = closed_.load(std::memory_order_acquire);
-  std::map<std::string, Status> topics;
+  std::map<std::string, Status, std::less<>> topics;
+  const std::string* previous = nullptr;  // runs of one topic: one lookup each
   for (const auto& envelope : batch) {
+    if (previous && *previous == envelope.message.topic) continue;
+    previous = &envelope.message.topic;
     if (!topics.count(envelope.message.topic)) topics.emplace(envelope.message.topic, Status{});
   }
   if (!closed) {
@@ -166,26 +181,36 @@ void KafkaEngine::append(std::vector<core::Envelope> batch, Acks acks, core::App
       no_producer = error.status();  // a bad producer property: every message fails with it
     }
   }
-  // Batches usually hold one topic: its status is looked up once per run of it.
+  // Batches usually hold one topic: its status and librdkafka topic handle are looked up
+  // once per run of it.
   const std::string* run_topic = nullptr;
   const Status* run_status = &no_producer;
+  rd_kafka_topic_t* run_handle = nullptr;
+  Status no_handle;
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    Message& message = batch[i].message;  // ours: the id moves into the receipt
+    Message& message = batch[i].message;  // ours: its topic and id move into the receipt
     auto& result = pending->results[i];
-    result.receipt = Receipt{message.topic, -1, -1, {}, {}, {}};
+    // Set before the message is queued: its delivery report (another thread) reads the
+    // topic for an error message. `results` never reallocates, so run_topic stays valid.
+    result.receipt.topic = std::move(message.topic);
+    result.receipt.id = std::move(message.id);
     if (closed) {
       result.status = Status(ErrorCode::closed, "kafka engine is closed");
-      result.receipt.id = std::move(message.id);
       pending->remaining.fetch_sub(1);
       continue;
     }
-    if (producer && (!run_topic || *run_topic != message.topic)) {
-      run_topic = &message.topic;
-      run_status = &topics[message.topic];
+    const std::string& topic = result.receipt.topic;
+    if (producer && (!run_topic || *run_topic != topic)) {
+      run_topic = &topic;
+      run_status = &topics[topic];
+      run_handle = run_status->ok() ? producer->topic(topic) : nullptr;
+      if (run_status->ok() && !run_handle) {
+        no_handle = status_for(rd_kafka_last_error(), fmt::format("send to '{}'", topic));
+        run_status = &no_handle;
+      }
     }
     if (!run_status->ok()) {
       result.status = *run_status;
-      result.receipt.id = std::move(message.id);
       pending->remaining.fetch_sub(1);
       continue;
     }
@@ -194,9 +219,9 @@ void KafkaEngine::append(std::vector<core::Envelope> batch, Acks acks, core::App
       rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
                           static_cast<ssize_t>(value.size()));
     }
+    const std::string& id = result.receipt.id;
     rd_kafka_header_add(headers, names::message_id_header.data(), static_cast<ssize_t>(names::message_id_header.size()),
-                        message.id.data(), static_cast<ssize_t>(message.id.size()));
-    result.receipt.id = std::move(message.id);  // the header holds its own copy
+                        id.data(), static_cast<ssize_t>(id.size()));
     // Macro arguments: computed first (the macros cast them without parentheses).
     const void* key = message.key ? message.key->data() : nullptr;
     const std::size_t key_size = message.key ? message.key->size() : 0;
@@ -206,7 +231,7 @@ void KafkaEngine::append(std::vector<core::Envelope> batch, Acks acks, core::App
     std::optional<std::chrono::steady_clock::time_point> deadline;  // from the first full queue on
     do {
       error = rd_kafka_producev(
-          producer->get(), RD_KAFKA_V_TOPIC(message.topic.c_str()),
+          producer->get(), RD_KAFKA_V_RKT(run_handle),
           RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, key_size),
           RD_KAFKA_V_VALUE(const_cast<char*>(message.value.data()), message.value.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
@@ -218,9 +243,9 @@ void KafkaEngine::append(std::vector<core::Envelope> batch, Acks acks, core::App
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     } while (std::chrono::steady_clock::now() < *deadline);
     if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      // Refused before queueing: the headers are still ours.
+      // Refused before queueing: the headers are still ours, and no report will come.
       rd_kafka_headers_destroy(headers);
-      result.status = status_for(error, fmt::format("send to '{}'", message.topic));
+      result.status = status_for(error, fmt::format("send to '{}'", topic));
       pending->remaining.fetch_sub(1);
     }
   }

@@ -9,7 +9,10 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <time.h>
+
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -25,6 +28,16 @@
 #include "core/engine_registry.hpp"
 
 namespace mq::engines::kafka {
+
+// steady_clock's time (both are CLOCK_MONOTONIC) as of the kernel's last timer tick,
+// so up to a few milliseconds behind: 7 ns a read instead of 35 on the project's
+// machines. For checks made per message against intervals of tens of milliseconds or
+// more (commit pacing, rereads of the retry topic).
+inline std::chrono::steady_clock::time_point coarse_now() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return std::chrono::steady_clock::time_point(std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec));
+}
 
 // librdkafka configuration properties, applied in order (a later one wins).
 using Properties = std::vector<std::pair<std::string, std::string>>;
@@ -81,9 +94,15 @@ class ProducerHandle {
   ~ProducerHandle();  // purges what is still queued (each gets its report), then destroys
   rd_kafka_t* get() const { return handle_.get(); }
   void flush(milliseconds timeout);
+  // librdkafka's handle of `name`, made on first use and kept until this producer goes:
+  // a send by handle skips the lookup by name (a lock and a search) that every send by
+  // name pays. Thread-safe.
+  rd_kafka_topic_t* topic(const std::string& name);
 
  private:
   Handle handle_;
+  std::mutex topics_mutex_;
+  std::map<std::string, rd_kafka_topic_t*> topics_;
   std::atomic<bool> stopping_{false};
   std::thread poller_;
 };

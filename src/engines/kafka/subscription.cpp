@@ -226,7 +226,7 @@ void KafkaSubscription::assign(rd_kafka_topic_partition_list_t* partitions) {
       owned.generation = generation_;
       if (auto it = acked.find(partition); it != acked.end()) owned.skip = std::move(it->second);
       owned_[partition] = std::move(owned);
-      last_owned_ = nullptr;
+      forget_cached_partitions();
     }
   }
   if (cooperative_) {
@@ -281,7 +281,7 @@ void KafkaSubscription::finish_revoke(bool force) {
       if (it == owned_.end()) continue;
       if (it->second.frontier) released_[it->first] = it->second.frontier->committed();
       owned_.erase(it);
-      last_owned_ = nullptr;
+      forget_cached_partitions();
     }
   }
   if (cooperative_) {
@@ -296,7 +296,7 @@ void KafkaSubscription::commit(bool synchronous, const rd_kafka_topic_partition_
   {
     std::lock_guard lock(mutex_);
     commits_pending_ = false;
-    next_commit_ = SteadyClock::now() + commit_interval;
+    next_commit_ = coarse_now() + commit_interval;
     for (auto& [partition, owned] : owned_) {
       // A synchronous commit (revocation, close) sends every position again: an
       // asynchronous one still in flight may yet fail, and nothing would retry it.
@@ -382,23 +382,24 @@ std::optional<core::Record> KafkaSubscription::take(const rd_kafka_message_t* me
 }
 
 std::vector<core::Record> KafkaSubscription::poll(std::size_t max, std::chrono::milliseconds timeout) {
-  {
-    std::lock_guard lock(mutex_);
-    if (closed_) throw Error(ErrorCode::closed, fmt::format("subscription of group '{}' is closed", group_));
-  }
   bool commit_due = false;
   {
     std::lock_guard lock(mutex_);
-    commit_due = commits_pending_ && SteadyClock::now() >= next_commit_;
+    if (closed_) throw Error(ErrorCode::closed, fmt::format("subscription of group '{}' is closed", group_));
+    commit_due = commits_pending_ && coarse_now() >= next_commit_;
   }
   if (commit_due) commit(false);
   finish_revoke(false);
   std::vector<core::Record> records;
   const auto deadline = SteadyClock::now() + timeout;
   while (records.size() < max) {
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
-    // Wait only while nothing was taken; then drain what librdkafka already holds.
-    int wait = records.empty() ? static_cast<int>(std::max<std::int64_t>(left.count(), 0)) : 0;
+    // Wait only while nothing was taken; then drain what librdkafka already holds
+    // (without reading the clock for each of those records).
+    int wait = 0;
+    if (records.empty()) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
+      wait = static_cast<int>(std::max<std::int64_t>(left.count(), 0));
+    }
     if (pending_revoke_) wait = std::min(wait, 10);  // look at the acks again soon
     rd_kafka_message_t* message = nullptr;
     if (!early_.empty()) {
@@ -431,12 +432,20 @@ void KafkaSubscription::ack(const core::Record& record) {
   bool commit_now = false;
   {
     std::lock_guard lock(mutex_);
-    auto it = owned_.find(PartitionKey{record.message.topic, record.message.partition});
-    // Released (and maybe assigned again since): it will be, or was, delivered again.
-    if (it == owned_.end() || !it->second.frontier || it->second.generation != record.token) return;
-    const bool advanced = it->second.frontier->finished(record.message.offset);
+    // Consecutive acks mostly come from one partition: look it up once per run.
+    const auto& message = record.message;
+    if (!last_acked_ || last_acked_->first.second != message.partition || last_acked_->first.first != message.topic) {
+      auto it = owned_.find(PartitionKey{message.topic, message.partition});
+      // Released (and maybe assigned again since): it will be, or was, delivered again.
+      if (it == owned_.end()) return;
+      last_acked_ = &*it;
+    }
+    auto& owned = last_acked_->second;
+    if (!owned.frontier || owned.generation != record.token) return;
+    const bool advanced = owned.frontier->finished(message.offset);
     commits_pending_ = commits_pending_ || advanced;
-    commit_now = commits_pending_ && SteadyClock::now() >= next_commit_ && !closed_;
+    // The pacing needs no precise clock: a coarse one saves a full clock read per ack.
+    commit_now = commits_pending_ && !closed_ && coarse_now() >= next_commit_;
   }
   // rd_kafka_commit is thread-safe; asynchronous, so an ack never waits for the broker.
   if (commit_now) commit(false);
@@ -474,7 +483,7 @@ void KafkaSubscription::close() {
   engine_->member_joined(group_, -1);
   std::lock_guard lock(mutex_);
   owned_.clear();
-  last_owned_ = nullptr;
+  forget_cached_partitions();
   closed_ = true;
 }
 

@@ -103,6 +103,10 @@ class KafkaSubscription final : public core::Subscription {
   void end_reserved_join();
   // Commits every advanced frontier (of `only`, when given). Takes mutex_.
   void commit(bool synchronous, const rd_kafka_topic_partition_list_t* only = nullptr);
+  void forget_cached_partitions() {  // requires mutex_
+    last_owned_ = nullptr;
+    last_acked_ = nullptr;
+  }
   // Turns one fetched message into a record, or nullopt when it is not to be handed out.
   std::optional<core::Record> take(const rd_kafka_message_t* message);  // requires mutex_
 
@@ -128,15 +132,16 @@ class KafkaSubscription final : public core::Subscription {
 
   mutable std::mutex mutex_;
   std::map<TopicPartition, Owned, PartitionLess> owned_;
-  // take()'s lookup cache: the entry of the last message's partition (nullptr when an
-  // entry was added or removed since).
+  // take()'s and ack()'s lookup caches: the entry of the last message's partition
+  // (nullptr when an entry was added or removed since; forget_cached_partitions()).
   Owned* last_owned_ = nullptr;
+  std::pair<const TopicPartition, Owned>* last_acked_ = nullptr;
   const rd_kafka_topic_t* last_rkt_ = nullptr;
   std::int32_t last_partition_ = -1;
   rd_kafka_topic_partition_list_t* pending_revoke_ = nullptr;  // poll thread only
   std::chrono::steady_clock::time_point revoke_deadline_{};
   bool commits_pending_ = false;
-  std::chrono::steady_clock::time_point next_commit_{};
+  std::chrono::steady_clock::time_point next_commit_{};  // on coarse_now()'s clock
   std::atomic<bool> woken_{false};
   bool closing_ = false;
   bool closed_ = false;

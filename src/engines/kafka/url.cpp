@@ -93,9 +93,9 @@ Properties producer_properties(const EngineSettings& settings, Acks acks) {
   // acks=all (the production default) also gets the idempotent producer: retries then
   // neither duplicate nor reorder a partition's messages.
   add(properties, "enable.idempotence", acks == Acks::all ? "true" : "false");
-  // Core already lingers (ProducerOptions::linger) and hands over whole batches, one at
-  // a time per producer: a second long linger here would add its delay to every batch's
-  // round trip. 1 ms is about what handing over 1,000 messages takes, so a batch still
+  // Core already lingers (ProducerOptions::linger) and hands over whole batches (up to 8
+  // in flight per producer): a second long linger here would add its delay to every
+  // batch's round trip, and to every sync send. 1 ms is about what handing over 1,000 messages takes, so a batch still
   // leaves in few requests (with 0, librdkafka sends tiny ones and is slower still).
   add(properties, "linger.ms", "1");
   add(properties, "message.timeout.ms", std::to_string(settings.send_timeout.count()));
