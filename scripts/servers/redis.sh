@@ -14,6 +14,9 @@
 set -euo pipefail
 appendfsync=${MQ_REDIS_APPENDFSYNC:-always}
 
+# shellcheck source=ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
+
 verb=${1:-}
 dir=${2:-}
 if [ -z "$verb" ] || [ -z "$dir" ]; then
@@ -66,8 +69,7 @@ case "$verb" in
     rm -rf "$dir/data"  # a fresh server: earlier runs' data would only slow loading
     mkdir -p "$dir/data"
     for _ in $(seq 1 20); do
-      port=$((20000 + RANDOM % 40000))
-      ss -ltnH "sport = :$port" 2>/dev/null | grep -q . && continue
+      port=$(free_port)
       launch "$port" && exit 0
     done
     echo "redis.sh: could not start redis-server (see $dir/redis.log)" >&2
