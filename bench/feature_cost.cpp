@@ -4,8 +4,10 @@
 //   mq_bench_features [--messages N] [--rounds R] [--only V]
 //
 // One pass sends N messages with send_batch(1000) and consumes them with one worker and
-// a counting handler. A round runs one pass of every variant; the order of the variants
-// rotates from round to round (ABCD.., BCD..A, ...) so that neither position nor the
+// a counting handler (the retries variant: the first delivery of every 100th message
+// asks for a retry, backoff 1-5 ms; the pass ends when all are acked). A round runs one
+// pass of every variant; the order of the variants rotates from round to round
+// (ABCD.., BCD..A, ...) so that neither position nor the
 // drift of a shared machine's load favours a variant. Reported per variant: the median
 // wall time and process CPU time over the rounds, and the median over rounds of the
 // ratio to the baseline pass of the same round (paired: both ran within seconds of each
@@ -36,6 +38,7 @@ struct Variant {
   bool metrics = false;
   bool tracing = false;  // sends inside a trace scope: every message carries traceparent
   bool dedup = false;    // in-process dedup store (memory:// has no store of its own)
+  int fail_one_in = 0;   // > 0: the first delivery of every N-th message asks for a retry
 };
 
 constexpr Variant variants[] = {
@@ -45,6 +48,7 @@ constexpr Variant variants[] = {
     {"dedup (in-process)", false, false, true},
     {"metrics + tracing", true, true, false},
     {"metrics + tracing + dedup", true, true, true},
+    {"retries (1% fail once)", false, false, false, 100},
 };
 constexpr std::size_t metrics_and_tracing = 4;  // the variant issue 5's target is about
 
@@ -74,7 +78,14 @@ Timing run_pass(const Variant& variant, std::size_t count) {
   options.start = mq::StartPosition::earliest;
   options.poll_interval = std::chrono::milliseconds(10);
   options.dedup.enabled = variant.dedup;
-  auto consumer = client.consumer(options, [&handled](const mq::Message&) {
+  options.retry.initial_backoff = std::chrono::milliseconds(1);
+  options.retry.max_backoff = std::chrono::milliseconds(5);
+  std::size_t first_deliveries = 0;  // the one worker's own count
+  auto consumer = client.consumer(options, [&](const mq::Message& message) {
+    if (variant.fail_one_in > 0 && message.headers.find(mq::names::attempt_header) == "1" &&
+        first_deliveries++ % static_cast<std::size_t>(variant.fail_one_in) == 0) {
+      return mq::Outcome::retry("bench: fails once");
+    }
     handled.fetch_add(1, std::memory_order_relaxed);
     return mq::Outcome::ack();
   });
@@ -91,6 +102,9 @@ Timing run_pass(const Variant& variant, std::size_t count) {
                       static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC};
   consumer.stop(std::chrono::seconds(30));
   if (consumer.stats().acked != count) throw mq::Error(mq::ErrorCode::internal, "wrong count acked");
+  if (variant.fail_one_in > 0 && consumer.stats().retried != (count + variant.fail_one_in - 1) / variant.fail_one_in) {
+    throw mq::Error(mq::ErrorCode::internal, "wrong count retried");
+  }
   return timing;
 }
 
