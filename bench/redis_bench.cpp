@@ -129,40 +129,34 @@ double cpu_seconds() {
   return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
 }
 
-// The server's CPU seconds so far (user + system, all its threads): INFO cpu.
-double server_cpu_seconds(int port) {
+// What the server has done so far: its CPU seconds (user + system, all its threads) and
+// the commands it has run by name, without INFO itself. One INFO for both.
+struct ServerStats {
+  double cpu_seconds = 0;
+  std::map<std::string, long long> calls;
+};
+ServerStats server_stats(int port) {
   Raw raw(port);
-  raw.append({"INFO", "cpu"});
+  raw.append({"INFO", "cpu", "commandstats"});
   redisReply* reply = raw.reply();
   const std::string info(reply->str, reply->len);
   freeReplyObject(reply);
-  double total = 0;
+  ServerStats stats;
   for (const char* field : {"used_cpu_user:", "used_cpu_sys:"}) {
     const auto at = info.find(field);
     if (at == std::string::npos) throw std::runtime_error(std::string("INFO cpu has no ") + field);
-    total += std::stod(info.substr(at + std::strlen(field)));
+    stats.cpu_seconds += std::stod(info.substr(at + std::strlen(field)));
   }
-  return total;
-}
-
-// Commands the server has run so far, by name (INFO commandstats), without INFO itself.
-std::map<std::string, long long> server_calls(int port) {
-  Raw raw(port);
-  raw.append({"INFO", "commandstats"});
-  redisReply* reply = raw.reply();
-  const std::string info(reply->str, reply->len);
-  freeReplyObject(reply);
-  std::map<std::string, long long> calls;
   std::size_t at = 0;
   while ((at = info.find("cmdstat_", at)) != std::string::npos) {
     const auto colon = info.find(':', at);
     const auto value = info.find("calls=", colon);
     if (colon == std::string::npos || value == std::string::npos) break;
     std::string name = info.substr(at + 8, colon - at - 8);
-    if (name != "info") calls[name] = std::stoll(info.substr(value + 6));
+    if (name != "info") stats.calls[name] = std::stoll(info.substr(value + 6));
     at = colon;
   }
-  return calls;
+  return stats;
 }
 
 // One measured phase: wall seconds, client and server CPU seconds, server commands run.
@@ -172,14 +166,14 @@ struct Timing {
 };
 template <typename Work>
 Timing timed(int port, Work&& work) {
-  auto calls = server_calls(port);
-  const double server = server_cpu_seconds(port);
+  auto before = server_stats(port);
   const double cpu = cpu_seconds();
   const double wall = work();
   const double client = cpu_seconds() - cpu;
-  Timing timing{wall, client, server_cpu_seconds(port) - server, {}};
-  for (const auto& [name, after] : server_calls(port)) {
-    if (const auto delta = after - calls[name]; delta > 0) timing.calls[name] = delta;
+  const auto after = server_stats(port);
+  Timing timing{wall, client, after.cpu_seconds - before.cpu_seconds, {}};
+  for (const auto& [name, calls] : after.calls) {
+    if (const auto delta = calls - before.calls[name]; delta > 0) timing.calls[name] = delta;
   }
   return timing;
 }

@@ -221,7 +221,7 @@ std::vector<core::Record> RedisSubscription::poll(std::size_t max, std::chrono::
     }
   } flush{*this};
   while (!closed_) {
-    if (ahead_commands_ != 0) {
+    if (read_ahead_sent_) {
       try {
         collect_read_ahead();
       } catch (const Error& error) {

@@ -60,14 +60,19 @@ class RedisSubscription final : public core::Subscription {
     std::string id;
   };
   using EntryId = std::pair<const std::string*, std::string>;  // stream, entry id
+  using AckBatch = std::map<const std::string*, std::vector<std::string>>;  // stream -> ids
 
   // Joins the group on the streams of matching topics not yet joined; drops deleted ones.
   void refresh(Connection& connection, bool force);
   // Takes over dead members' entries (and, after the visibility timeout, idle ones).
   void reclaim(Connection& connection);
   void read_new(std::size_t max, std::chrono::milliseconds block);
-  // Buffers an XREADGROUP reply; returns the entries added. NOGROUP: joins again.
-  std::size_t buffer_read_reply(const Reply& reply);
+  // The replies of a read sent after `acks` (one XACK per stream): acks without a reply
+  // are queued again, an I/O failure throws (and rereads pending entries next), the
+  // read's entries are buffered; NOGROUP: joins again.
+  void finish_read(const std::vector<Reply>& replies, AckBatch acks, const Status& failure);
+  // Buffers every stream of an XREADGROUP/XCLAIM-style reply; returns the entries added.
+  std::size_t buffer_streams(const Reply& reply, const std::set<EntryId>* skip = nullptr);
   // Read-ahead: when the buffer runs empty after a full read (a backlog), the next read
   // (without BLOCK, with the queued acks) is sent at once, and Redis serves it while the
   // runtime handles what was just taken; the next poll collects its reply first. Without
@@ -87,7 +92,6 @@ class RedisSubscription final : public core::Subscription {
   // Sends the queued XACKs on a pooled connection; what fails stays queued for the next
   // try. read_new() sends them with its read instead.
   void flush_acks();
-  using AckBatch = std::map<const std::string*, std::vector<std::string>>;  // stream -> ids
   AckBatch take_acks();
   void requeue_acks(AckBatch batch);
   // One XACK per stream; returns how many commands it added.
@@ -109,8 +113,9 @@ class RedisSubscription final : public core::Subscription {
   Args read_command_;                          // XREADGROUP ... STREAMS k1..kn > .. >
   Args ahead_command_;                         // read_command_ without BLOCK
   Args lanes_command_;                         // the same without BLOCK, priority lanes only
-  std::size_t ahead_commands_ = 0;             // sent by read_ahead(), replies not yet read
-  AckBatch ahead_acks_;                        // the XACKs among them
+  std::size_t read_count_ = 0;                 // the COUNT of the last read (read_command_[5])
+  bool read_ahead_sent_ = false;               // sent by read_ahead(), replies not yet read
+  AckBatch ahead_acks_;                        // the XACKs sent with it
   bool last_read_full_ = false;                // the last read returned its full COUNT
   std::deque<Buffered> buffer_;
   std::chrono::steady_clock::time_point next_refresh_{}, next_reclaim_{};

@@ -27,17 +27,24 @@ void RedisSubscription::read_own_pending() {
   const Reply reply = reader_.command(command);
   reread_pending_ = false;
   if (reply.is_error()) return;  // NOGROUP and the like: the next read_new() deals with it
+  buffer_streams(reply, &held);
+}
+
+std::size_t RedisSubscription::buffer_streams(const Reply& reply, const std::set<EntryId>* skip) {
+  const std::size_t before = buffer_.size();
   for (std::size_t i = 0; i < reply.size(); ++i) {
     const redisReply* stream = reply.element(i);
-    if (stream->elements == 2) buffer_entries(std::string(text_of(stream->element[0])), stream->element[1], &held);
+    if (stream->elements == 2) buffer_entries(std::string(text_of(stream->element[0])), stream->element[1], skip);
   }
+  return buffer_.size() - before;
 }
 
 void RedisSubscription::read_new(std::size_t max, std::chrono::milliseconds block) {
   // Reads ahead of what the runtime asked for: the rest waits in buffer_ (delivered to
   // this member in Redis's eyes, so taken over by others if it dies), which keeps round
   // trips per message low when the runtime asks for a few at a time.
-  read_command_[5] = std::to_string(std::max(max, engine_.settings().prefetch));
+  read_count_ = std::max(max, engine_.settings().prefetch);
+  read_command_[5] = std::to_string(read_count_);
   read_command_[7] = std::to_string(std::max<long long>(block.count(), 1));
   reader_.set_read_timeout(block + engine_.settings().address.command_timeout);
   reader_.ensure();
@@ -54,7 +61,7 @@ void RedisSubscription::read_new(std::size_t max, std::chrono::milliseconds bloc
   auto acks = take_acks();
   acks_sent_ = true;
   Commands commands;
-  const std::size_t ack_commands = add_acks(commands, acks);
+  add_acks(commands, acks);
   commands.add(read_command_);
   Status failure;
   std::vector<Reply> replies;
@@ -66,32 +73,32 @@ void RedisSubscription::read_new(std::size_t max, std::chrono::milliseconds bloc
     throw;
   }
   blocked_client_.store(0);
-  if (replies.size() <= ack_commands) requeue_acks(std::move(acks));
-  if (!failure.ok()) throw Error(failure);
-  last_read_full_ = buffer_read_reply(replies.back()) >= std::stoull(read_command_[5]);
+  finish_read(replies, std::move(acks), failure);
 }
 
-std::size_t RedisSubscription::buffer_read_reply(const Reply& reply) {
+void RedisSubscription::finish_read(const std::vector<Reply>& replies, AckBatch acks, const Status& failure) {
+  if (replies.size() <= acks.size()) requeue_acks(std::move(acks));  // one XACK per stream
+  if (!failure.ok()) {
+    reread_pending_ = true;  // the read may have been served without its reply arriving
+    throw Error(failure);
+  }
+  const Reply& reply = replies.back();
   if (reply.is_error()) {
     if (reply.text().starts_with("NOGROUP")) {
       // A stream lost its group (topic deleted, or data lost): join again.
       topics_version_.assign(1, '-');  // "-": not joined (assign: GCC 12 warns wrongly on = "-" here)
       streams_.clear();
       next_refresh_ = {};
-      return 0;
+      last_read_full_ = false;
+      return;
     }
     throw Error(reply_status(engine_.settings().address, fmt::format("read for group '{}'", group_), reply));
   }
-  const std::size_t before = buffer_.size();
-  for (std::size_t i = 0; i < reply.size(); ++i) {
-    const redisReply* stream = reply.element(i);
-    if (stream->elements == 2) buffer_entries(std::string(text_of(stream->element[0])), stream->element[1]);
-  }
-  return buffer_.size() - before;
+  last_read_full_ = buffer_streams(reply) >= read_count_;
 }
 
 void RedisSubscription::read_ahead() {
-  if (!last_read_full_ || ahead_commands_ != 0 || closed_ || woken_ || streams_.empty() || reread_pending_ ||
+  if (!last_read_full_ || read_ahead_sent_ || closed_ || woken_ || streams_.empty() || reread_pending_ ||
       !reader_.connected()) {
     return;
   }
@@ -109,24 +116,17 @@ void RedisSubscription::read_ahead() {
     return;
   }
   acks_sent_ = true;
-  ahead_commands_ = commands.count();
+  read_ahead_sent_ = true;
   ahead_acks_ = std::move(acks);
 }
 
 void RedisSubscription::collect_read_ahead() {
-  const std::size_t count = std::exchange(ahead_commands_, 0);
-  AckBatch acks = std::move(ahead_acks_);
-  ahead_acks_.clear();
-  const std::size_t ack_commands = acks.size();
+  read_ahead_sent_ = false;
+  AckBatch acks = std::exchange(ahead_acks_, {});
   reader_.set_read_timeout(engine_.settings().address.command_timeout);
   Status failure;
-  const auto replies = reader_.receive(count, "XREADGROUP", failure);
-  if (replies.size() <= ack_commands) requeue_acks(std::move(acks));
-  if (!failure.ok()) {
-    reread_pending_ = true;  // the read may have been served without its reply arriving
-    throw Error(failure);
-  }
-  last_read_full_ = buffer_read_reply(replies.back()) >= std::stoull(ahead_command_[5]);
+  const auto replies = reader_.receive(acks.size() + 1, "XREADGROUP", failure);  // the XACKs, then the read
+  finish_read(replies, std::move(acks), failure);
 }
 
 void RedisSubscription::read_lanes(std::size_t max) {
@@ -135,10 +135,7 @@ void RedisSubscription::read_lanes(std::size_t max) {
   reader_.set_read_timeout(engine_.settings().address.command_timeout);
   const Reply reply = reader_.command(lanes_command_);
   if (reply.is_error()) return;  // NOGROUP and the like: the next read_new() deals with it
-  for (std::size_t i = 0; i < reply.size(); ++i) {
-    const redisReply* stream = reply.element(i);
-    if (stream->elements == 2) buffer_entries(std::string(text_of(stream->element[0])), stream->element[1]);
-  }
+  buffer_streams(reply);
 }
 
 std::vector<core::Record> RedisSubscription::take(std::size_t max) {
