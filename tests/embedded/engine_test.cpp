@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "core/engine.hpp"
 #include "core/partitioner.hpp"
 #include "engines/embedded/format.hpp"
+#include "engines/embedded/topics.hpp"
 #include "test_support.hpp"
 
 namespace mq::engines::embedded {
@@ -25,13 +27,14 @@ std::shared_ptr<core::Engine> open_engine(const std::string& dir, FsyncPolicy fs
 
 std::vector<core::AppendResult> send(core::Engine& engine, const std::string& topic, int count,
                                      std::optional<std::string> key = std::nullopt, Acks acks = Acks::leader) {
+  static int sent = 0;  // ids stay distinct across calls
   std::vector<core::Envelope> batch;
   for (int i = 0; i < count; ++i) {
     core::Envelope envelope;
     envelope.message.topic = topic;
     envelope.message.key = key;
     envelope.message.value = std::to_string(i);
-    envelope.message.id = topic + "/" + std::to_string(i);
+    envelope.message.id = topic + "/" + std::to_string(sent++);
     envelope.message.timestamp = Clock::now();
     batch.push_back(std::move(envelope));
   }
@@ -53,7 +56,7 @@ TEST(EngineTest, StatesItsCapabilities) {
   EXPECT_FALSE(capabilities.server);
 }
 
-TEST(EngineTest, KeysPickPartitionsLikeKafkaAndKeylessMessagesSpread) {
+TEST(EngineTest, KeysPickPartitionsLikeKafkaAndKeylessSendsGoRoundRobin) {
   TempDir dir;
   auto engine = open_engine(dir.path());
   const auto keyed = send(*engine, "orders", 5, std::string("customer-42"));
@@ -62,9 +65,35 @@ TEST(EngineTest, KeysPickPartitionsLikeKafkaAndKeylessMessagesSpread) {
     EXPECT_EQ(result.receipt.partition, core::partition_for_key("customer-42", 4));
   }
   EXPECT_EQ(keyed.back().receipt.offset, 4);
-  std::set<int> partitions;
-  for (const auto& result : send(*engine, "spread", 8)) partitions.insert(result.receipt.partition);
-  EXPECT_EQ(partitions.size(), 4u);
+  // The keyless messages of one append share a partition (one write)...
+  std::set<int> batch_partitions;
+  for (const auto& result : send(*engine, "spread", 8)) batch_partitions.insert(result.receipt.partition);
+  EXPECT_EQ(batch_partitions.size(), 1u);
+  // ...and appends one after another go round-robin.
+  std::map<int, int> per_partition;
+  for (int i = 0; i < 8; ++i) ++per_partition[send(*engine, "spread", 1).front().receipt.partition];
+  EXPECT_EQ(per_partition, (std::map<int, int>{{0, 2}, {1, 2}, {2, 2}, {3, 2}}));
+}
+
+// Under load (other keyless appends in flight) the partition stays, so that concurrent
+// senders share one writer queue, for at most keyless_run_messages.
+TEST(EngineTest, KeylessPartitionStaysWhileOthersAreInFlightForAtMostOneRun) {
+  TempDir dir;
+  TopicWriter writer(DataDir{dir.path()}, "t", TopicSettings{.partitions = 3}, LogOptions{});
+  const int first = writer.begin_keyless();
+  const int second = writer.begin_keyless();
+  EXPECT_EQ(first, second);
+  writer.end_keyless(first, 10);  // another is in flight: stay
+  EXPECT_EQ(writer.begin_keyless(), first);
+  writer.end_keyless(first, 10);
+  writer.end_keyless(first, 10);  // the last one in flight: move on
+  const int next = writer.begin_keyless();
+  EXPECT_EQ(next, (first + 1) % 3);
+  const int other = writer.begin_keyless();  // in flight beside the next one
+  writer.end_keyless(next, TopicWriter::keyless_run_messages);  // a whole run: move on anyway
+  EXPECT_EQ(writer.begin_keyless(), (first + 2) % 3);
+  writer.end_keyless(other, 1);  // ended late, for a partition already left: no effect
+  EXPECT_EQ(writer.begin_keyless(), (first + 2) % 3);
 }
 
 TEST(EngineTest, AdminTopicsAndGroupLag) {
@@ -139,7 +168,7 @@ TEST(EngineTest, TwoMembersSplitPartitionsAndHandOverOnClose) {
   engine->create_topic("shared", TopicOptions{.partitions = 4});
   auto first = engine->subscribe(core::SubscriptionSpec{"g", {"shared"}, StartPosition::earliest});
   auto second = engine->subscribe(core::SubscriptionSpec{"g", {"shared"}, StartPosition::earliest});
-  send(*engine, "shared", 400);
+  for (int i = 0; i < 8; ++i) send(*engine, "shared", 50);  // 8 appends: round-robin
   std::set<std::string> seen;
   std::size_t from_first = 0;
   std::size_t from_second = 0;

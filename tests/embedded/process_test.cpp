@@ -94,21 +94,24 @@ std::shared_ptr<core::Engine> open_engine(const std::string& dir, int partitions
   return core::open_engine("embedded://" + dir, config);
 }
 
+// Sends in appends of 100: keyless appends go round-robin over the partitions.
 void send(core::Engine& engine, const std::string& topic, int count, const std::string& prefix) {
-  std::vector<core::Envelope> batch;
-  for (int i = 0; i < count; ++i) {
-    core::Envelope envelope;
-    envelope.message.topic = topic;
-    envelope.message.value = prefix + std::to_string(i);
-    envelope.message.id = envelope.message.value;
-    envelope.message.timestamp = Clock::now();
-    batch.push_back(std::move(envelope));
+  for (int first = 0; first < count; first += 100) {
+    std::vector<core::Envelope> batch;
+    for (int i = first; i < std::min(count, first + 100); ++i) {
+      core::Envelope envelope;
+      envelope.message.topic = topic;
+      envelope.message.value = prefix + std::to_string(i);
+      envelope.message.id = envelope.message.value;
+      envelope.message.timestamp = Clock::now();
+      batch.push_back(std::move(envelope));
+    }
+    bool ok = false;
+    engine.append(std::move(batch), Acks::leader, [&](std::vector<core::AppendResult>&& results) {
+      ok = std::all_of(results.begin(), results.end(), [](const auto& result) { return result.status.ok(); });
+    });
+    ASSERT_TRUE(ok);
   }
-  bool ok = false;
-  engine.append(std::move(batch), Acks::leader, [&](std::vector<core::AppendResult>&& results) {
-    ok = std::all_of(results.begin(), results.end(), [](const auto& result) { return result.status.ok(); });
-  });
-  ASSERT_TRUE(ok);
 }
 
 TEST(ProcessTest, FourWriterProcessesAppendToOnePartitionWithoutLoss) {

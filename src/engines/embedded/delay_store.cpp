@@ -65,8 +65,7 @@ bool DelayStore::is_mover() const {
 }
 
 Status DelayStore::add(std::span<const RecordInput> records, bool durable) {
-  auto outcome = log_.append(records);
-  if (outcome.status.ok() && durable) outcome.status = log_.sync_through(outcome.sequence);
+  auto outcome = durable ? log_.append_durably(records) : log_.append(records);
   {
     std::lock_guard lock(mutex_);
     added_ = true;

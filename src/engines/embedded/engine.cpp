@@ -84,12 +84,11 @@ AppendOutcome EmbeddedEngine::append_to_partition(const std::string& topic, int 
       return {error.status()};
     }
     PartitionLog& log = *lane;
-    AppendOutcome outcome = log.append(records);
+    AppendOutcome outcome = durable ? log.append_durably(records) : log.append(records);
     if (outcome.status.code() == ErrorCode::not_found && attempt == 0) {
       forget_topic(topic);  // deleted (and maybe recreated) by another process: look again
       continue;
     }
-    if (outcome.status.ok() && durable) outcome.status = log.sync_through(outcome.sequence);
     return outcome;
   }
 }
@@ -110,15 +109,29 @@ void EmbeddedEngine::append(std::vector<core::Envelope> batch, Acks acks, core::
   // lookup (a lock and a map search) is made once per topic run, not per message.
   const std::string* writer_topic = nullptr;
   std::shared_ptr<TopicWriter> writer;
+  // Keyless messages of one topic run share one partition (TopicWriter::begin_keyless);
+  // each run is ended once the whole batch is written, also when something throws.
+  struct KeylessRun {
+    std::shared_ptr<TopicWriter> writer;
+    int partition;
+    std::size_t messages = 0;
+  };
+  struct KeylessRuns {
+    std::vector<KeylessRun> runs;
+    ~KeylessRuns() {
+      for (auto& run : runs) run.writer->end_keyless(run.partition, run.messages);
+    }
+  } keyless;
+  KeylessRun* keyless_run = nullptr;  // of the current topic run
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Message& message = batch[i].message;
-    results[i].receipt = Receipt{message.topic, -1, -1, message.id, {}, {}};
     try {
       if (!writer || *writer_topic != message.topic) {
         // Internal topics (dead letters, retries) are always created on demand.
         const bool create = settings_.auto_create_topics || message.topic.starts_with(names::reserved_topic_prefix);
         writer = topic_writer(message.topic, create);
         writer_topic = &message.topic;
+        keyless_run = nullptr;
       }
       if (!writer) {
         results[i].status = Status(ErrorCode::not_found, fmt::format("topic '{}' does not exist "
@@ -132,9 +145,11 @@ void EmbeddedEngine::append(std::vector<core::Envelope> batch, Acks acks, core::
                                                message.topic, writer->partitions(), partition));
         continue;
       }
+      if (partition < 0 && message.key) partition = core::partition_for_key(*message.key, writer->partitions());
       if (partition < 0) {
-        partition = message.key ? core::partition_for_key(*message.key, writer->partitions())
-                                : writer->next_round_robin();
+        if (!keyless_run) keyless_run = &keyless.runs.emplace_back(KeylessRun{writer, writer->begin_keyless()});
+        partition = keyless_run->partition;
+        ++keyless_run->messages;
       }
       message.partition = partition;
       results[i].receipt.partition = partition;
@@ -169,6 +184,12 @@ void EmbeddedEngine::append(std::vector<core::Envelope> batch, Acks acks, core::
     }
     const Status status = delay_->add(records, durable);
     for (auto i : delayed) results[i].status = status;
+  }
+  // The batch is ours and written: its strings move to the receipts (an id copied per
+  // message was an allocation, a copy and a free: ~10% of a send_batch's instructions).
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    results[i].receipt.topic = std::move(batch[i].message.topic);
+    results[i].receipt.id = std::move(batch[i].message.id);
   }
   done(std::move(results));
 }

@@ -37,6 +37,11 @@ Status io_status(std::string_view what, int error_number) {
   return Status(code_for(error_number), fmt::format("{}: {}", what, reason_for(error_number)));
 }
 
+Status status_of(const std::exception& error) {
+  if (const auto* mq_error = dynamic_cast<const Error*>(&error)) return mq_error->status();
+  return Status(ErrorCode::internal, error.what());
+}
+
 void throw_io(std::string_view what, int error_number) { throw io_error(what, error_number); }
 
 }  // namespace mq::engines::embedded

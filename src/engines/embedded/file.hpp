@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,9 @@ class File {
 // being done ("append to topics/a/0/…log"); the message adds the system's reason.
 Error io_error(std::string_view what, int error_number);
 Status io_status(std::string_view what, int error_number);
+// The status of an exception caught where an answer must still be given: an mq::Error's
+// own, anything else (bad_alloc, ...) as internal.
+Status status_of(const std::exception& error);
 [[noreturn]] void throw_io(std::string_view what, int error_number);
 
 // Opens or throws io_error naming `path`.

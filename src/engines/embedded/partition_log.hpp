@@ -18,6 +18,7 @@
 
 #include "engines/embedded/file.hpp"
 #include "engines/embedded/format.hpp"
+#include "engines/embedded/group_commit.hpp"
 #include "mq/error.hpp"
 #include "mq/options.hpp"
 
@@ -31,12 +32,6 @@ struct LogOptions {
   bool repair = false;                        // cut mid-log damage instead of failing
 };
 
-struct AppendOutcome {
-  Status status;
-  std::int64_t base_offset = -1;  // offset of the first record
-  std::uint64_t sequence = 0;     // pass to sync_through() for durability
-};
-
 class PartitionLog {
  public:
   PartitionLog(std::string directory, LogOptions options);
@@ -47,6 +42,10 @@ class PartitionLog {
   // for an fsync. Errors (disk full, EIO, file size limit, topic deleted, corruption
   // found on open) come back in the status; nothing of a failed append stays in the log.
   AppendOutcome append(std::span<const RecordInput> records);
+
+  // append() and sync_through() in one, combined with concurrent callers (GroupCommit):
+  // returns once the records are on stable storage.
+  AppendOutcome append_durably(std::span<const RecordInput> records) { return group_commit_.submit(records); }
 
   // Returns once every append up to `sequence` is on stable storage (fdatasync). A
   // caller arriving while an fdatasync runs waits for it and then shares the next one.
@@ -73,6 +72,7 @@ class PartitionLog {
   void open_active(std::int64_t base, bool create);
   void roll_if_full();
   void check_not_deleted();
+  void start_writeback();  // write-behind for `never` and `interval`
 
   const std::string directory_;
   const LogOptions options_;
@@ -86,6 +86,7 @@ class PartitionLog {
   File active_index_;
   File active_time_index_;
   std::uint64_t active_bytes_ = 0;
+  std::uint64_t writeback_from_ = 0;  // of the active segment: bytes before it were handed to the disk
   std::int64_t end_offset_ = 0;
   IndexBuilder builder_;
   std::uint64_t written_sequence_ = 0;
@@ -99,6 +100,12 @@ class PartitionLog {
   std::uint64_t synced_sequence_ = 0;
   bool sync_running_ = false;
   std::atomic<std::uint64_t> fsync_count_{0};
+
+  GroupCommit group_commit_{[this](std::span<const RecordInput> records) {
+    AppendOutcome outcome = append(records);
+    if (outcome.status.ok()) outcome.status = sync_through(outcome.sequence);
+    return outcome;
+  }};
 };
 
 }  // namespace mq::engines::embedded
