@@ -3,6 +3,7 @@
 //
 //   embedded_bench --dir DIR --dd BYTES_PER_S [--redis URL] [--messages N]
 //                  [--producers P] [--always-seconds S] [--latency K] [--fsync-appends C]
+//                  [--max-in-flight W]
 //                  [--passes raw,redis,never,interval,always,consume,latency]   (default: all)
 //
 // All on DIR's file system, 100-byte values:
@@ -14,7 +15,8 @@
 //   mq interval     the same with fsync interval (100 ms)
 //   mq always       P threads, each with its own Producer, send() one message at a time
 //                   for S seconds with fsync always (acknowledged after fdatasync)
-//   consume         one consumer (1 worker, counting handler) over the N messages
+//   consume         one consumer (1 worker, counting handler, ConsumerOptions' default
+//                   max_in_flight unless --max-in-flight) over the N messages
 //   latency         a producer process (this program, `latency-producer`) sends K
 //                   messages one at a time, 1 ms apart; this process consumes them from the
 //                   same data dir: send time to handler call, CLOCK_MONOTONIC in the value
@@ -80,6 +82,7 @@ struct Settings {
   double always_seconds = 5;
   std::size_t latency_messages = 2000;
   std::size_t fsync_appends = 2000;
+  int max_in_flight = 0;  // the consumer's window; 0: the library's default
   std::string passes = "all";  // or a comma list of: raw,redis,never,interval,always,consume,latency
   bool runs(const char* pass) const {
     return passes == "all" || ("," + passes + ",").find(std::string(",") + pass + ",") != std::string::npos;
@@ -244,13 +247,15 @@ struct ConsumeResult {
   double cpu_us = 0;  // process CPU per message over the same span
 };
 
-ConsumeResult consume(const std::string& url, std::size_t count) {
+// max_in_flight 0: ConsumerOptions' default.
+ConsumeResult consume(const std::string& url, std::size_t count, int max_in_flight) {
   mq::Client client(url, config_with(mq::FsyncPolicy::never));
   std::atomic<std::size_t> handled{0};
   mq::ConsumerOptions options;
   options.group = "bench.consume";
   options.topics = {"bench"};
   options.workers = 1;
+  if (max_in_flight > 0) options.max_in_flight = max_in_flight;
   options.start = mq::StartPosition::earliest;
   options.poll_interval = std::chrono::milliseconds(10);
   const double cpu_start = cpu_seconds();
@@ -338,6 +343,7 @@ Settings parse(int argc, char** argv) {
     else if (flag == "--always-seconds") settings.always_seconds = std::stod(value);
     else if (flag == "--latency") settings.latency_messages = std::stoul(value);
     else if (flag == "--fsync-appends") settings.fsync_appends = std::stoul(value);
+    else if (flag == "--max-in-flight") settings.max_in_flight = std::stoi(value);
     else if (flag == "--passes") settings.passes = value;
     else fail("unknown option " + flag);
   }
@@ -382,7 +388,7 @@ int main(int argc, char** argv) try {
   ConsumeResult consumed;
   if (s.runs("consume")) {
     std::fprintf(stderr, "consume...\n");
-    consumed = consume(url("never"), s.messages);
+    consumed = consume(url("never"), s.messages, s.max_in_flight);
   }
   Latency latency;
   if (s.runs("latency")) {
