@@ -42,10 +42,12 @@ AppendOutcome GroupCommit::submit(std::span<const RecordInput> records) {
     lock.lock();
   }
   front_started_ = true;  // groups_.front() is ours: closed to new callers from here on
-  const std::vector<Caller*> callers = groups_.front().callers;
-  const std::uint32_t number = groups_.front().number;
+  // A reference, not a copy (nothing here may fail once the group is closed): deque
+  // elements stay put when others are pushed, the group is closed, and only its leader
+  // pops it, after its last use.
+  const Group& group = groups_.front();
   lock.unlock();
-  lead(self, callers, number);
+  lead(self, group.callers, group.number);
   return std::move(self.outcome);
 }
 
