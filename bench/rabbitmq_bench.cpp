@@ -1,7 +1,7 @@
 // rabbitmq_bench: mq's amqp:// engine against raw rabbitmq-c doing the same work, in one
 // run against one server (bench/RESULTS.md, "RabbitMQ").
 //
-//   rabbitmq_bench URL [--messages N] [--repeat R] [--plain-url URL2]
+//   rabbitmq_bench URL [--messages N] [--repeat R] [--plain-url URL2] [--prefetch P]
 //
 // The work: N persistent messages of 100 bytes published in batches of 1,000, each
 // batch waiting for its publisher confirms; then the same N consumed by one consumer
@@ -39,7 +39,7 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::size_t value_bytes = 100;
 constexpr std::size_t batch_size = 1000;
-constexpr int prefetch = 100;
+int prefetch = 100;  // basic.qos for raw and ?prefetch= for mq (--prefetch); 100 is mq's default
 
 // What the raw side declares besides its queue.
 struct Topology {
@@ -258,7 +258,7 @@ void report(const char* what, std::size_t count, const Phase& mq_phase,
 }  // namespace
 
 int main(int argc, char** argv) try {
-  if (argc < 2) throw std::invalid_argument("usage: rabbitmq_bench URL [--messages N] [--repeat R] [--plain-url URL2]");
+  if (argc < 2) throw std::invalid_argument("usage: rabbitmq_bench URL [--messages N] [--repeat R] [--plain-url URL2] [--prefetch P]");
   std::size_t count = 100'000;
   int repeat = 3;
   std::string plain_url;
@@ -267,12 +267,17 @@ int main(int argc, char** argv) try {
     if (flag == "--messages") count = std::stoul(argv[i + 1]);
     else if (flag == "--repeat") repeat = std::max(1, std::stoi(argv[i + 1]));
     else if (flag == "--plain-url") plain_url = argv[i + 1];
+    else if (flag == "--prefetch") prefetch = std::max(1, std::stoi(argv[i + 1]));
     else throw std::invalid_argument("unknown option " + flag);
   }
   auto config = mq::Config::defaults("development");
-  config.url = argv[1];
-  std::printf("rabbitmq_bench: %s, %zu persistent messages of %zu bytes, batches of %zu, %d passes each\n",
-              mq::redact_url(config.url).c_str(), count, value_bytes, batch_size, repeat);
+  const auto with_prefetch = [](std::string url) {
+    return url + (url.find('?') == std::string::npos ? "?" : "&") + "prefetch=" + std::to_string(prefetch);
+  };
+  config.url = with_prefetch(argv[1]);
+  if (!plain_url.empty()) plain_url = with_prefetch(plain_url);
+  std::printf("rabbitmq_bench: %s, %zu persistent messages of %zu bytes, batches of %zu, %d passes each, prefetch %d\n",
+              mq::redact_url(config.url).c_str(), count, value_bytes, batch_size, repeat, prefetch);
   Times mq_times, mq_plain_times, raw_times, raw_stream_times, raw_all_times;
   for (int pass = 0; pass < repeat; ++pass) {
     mq_pass(config, count, pass, false, mq_times);
