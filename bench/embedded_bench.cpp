@@ -268,7 +268,10 @@ ConsumeResult consume(const std::string& url, std::size_t count, int max_in_flig
   const double seconds = seconds_since(start);
   const double cpu = cpu_seconds() - cpu_start;
   consumer.stop(std::chrono::seconds(30));
-  if (consumer.stats().acked != count) fail("consumer acked a wrong count");
+  if (consumer.stats().acked != count) {
+    fail("consumer acked " + std::to_string(consumer.stats().acked) + " messages (handler called " +
+         std::to_string(handled.load()) + " times), expected " + std::to_string(count));
+  }
   return ConsumeResult{static_cast<double>(count) / seconds, cpu * 1e6 / static_cast<double>(count)};
 }
 
