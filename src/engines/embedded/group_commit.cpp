@@ -47,15 +47,15 @@ AppendOutcome GroupCommit::submit(std::span<const RecordInput> records) {
   // pops it, after its last use.
   const Group& group = groups_.front();
   lock.unlock();
-  lead(self, group.callers, group.number);
+  lead(group.callers, group.number);
   return std::move(self.outcome);
 }
 
-void GroupCommit::lead(Caller& self, const std::vector<Caller*>& callers, std::uint32_t number) {
+void GroupCommit::lead(const std::vector<Caller*>& callers, std::uint32_t number) {
   AppendOutcome outcome;
   try {
     if (callers.size() == 1) {
-      outcome = write_(self.records);
+      outcome = write_(callers.front()->records);  // the usual group of one: no copy
     } else {
       std::vector<RecordInput> records;
       for (auto* caller : callers) records.insert(records.end(), caller->records.begin(), caller->records.end());

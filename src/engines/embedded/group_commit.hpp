@@ -1,6 +1,6 @@
 // GroupCommit: combines concurrent durable appends to one log into one write and one
-// fdatasync (docs/FORMAT.md section 7; LevelDB's writer queue, with the followers woken
-// together).
+// fdatasync (docs/FORMAT.md section 3, "Writing"; LevelDB's writer queue, with the
+// followers woken together).
 //
 // Callers queue in groups. The first caller of a group leads it: once the group ahead
 // has finished, it takes every record queued in its group, appends and syncs them with
@@ -11,7 +11,8 @@
 // Why: with fsync `always`, 64 threads sending one message at a time each paid their
 // own lock hand-offs, and a condition variable's notify_all woke every waiter after
 // each fdatasync to find mostly that its own write was not covered yet: three context
-// switches per message, 30,000 messages/s. (bench/RESULTS.md, "Group commit".)
+// switches per message, 30,000 messages/s. (bench/RESULTS.md, "Embedded engine: group
+// commit queue, sticky keyless partitions, write-behind".)
 //
 // Thread-safe. Invariant: every submit() returns exactly once with its records'
 // outcome; a leader never touches a follower after publishing its group as finished
@@ -70,9 +71,9 @@ class GroupCommit {
     std::size_t records = 0;
   };
 
-  // Writes the front group, `callers` (callers[0] is `self`), gives each caller its
-  // outcome, and wakes the next group's leader, or the group's callers if none.
-  void lead(Caller& self, const std::vector<Caller*>& callers, std::uint32_t number);
+  // Writes the front group (callers[0] is the leader, the calling thread), gives each
+  // caller its outcome, wakes the group's callers and then the next group's leader.
+  void lead(const std::vector<Caller*>& callers, std::uint32_t number);
   // Wakes the callers of group `number`.
   void publish_finished(std::uint32_t number);
   // Sleeps until group `number` is finished.
