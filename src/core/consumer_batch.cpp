@@ -24,7 +24,7 @@ void ConsumerRuntime::batch_worker_loop() {
     }
     const auto popped = batch.size();
     run_batch(batch);
-    for (std::size_t i = 0; i < popped; ++i) dispatcher_.task_done();
+    dispatcher_.task_done(popped);
   }
 }
 
@@ -52,8 +52,8 @@ void ConsumerRuntime::run_batch(std::vector<Task>& batch) {
       acked_.fetch_add(batch.size(), std::memory_order_relaxed);
       for (const auto& task : batch) {
         if (task.metrics) task.metrics->ok.add();
-        finish(task);
       }
+      finish_all(batch);
       return;
     }
     if (outcome.kind() == Outcome::Kind::dead_letter || attempt >= options_.retry.max_attempts) {

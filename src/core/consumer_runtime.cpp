@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <future>
 #include <random>
 
@@ -93,16 +94,21 @@ ConsumerRuntime::~ConsumerRuntime() {
 
 void ConsumerRuntime::poll_loop() {
   while (true) {
+    // Acks a worker left for later are sent within one poll_interval even while every
+    // worker is inside a handler (one that never returns must not hold back the acks of
+    // the messages handled before it).
+    finish_acked();
     std::size_t budget = 0;
     {
       std::unique_lock lock(mutex_);
-      changed_.wait(lock, [&] {
+      const bool may_fetch = changed_.wait_for(lock, options_.poll_interval, [&] {
         if (stopping_ || may_fetch_locked()) return true;
         poller_waiting_ = true;  // finishers wake it once fetching is worthwhile
         return false;
       });
       poller_waiting_ = false;
       if (stopping_) return;
+      if (!may_fetch) continue;
       budget = max_in_flight_ - in_flight_;
     }
     std::vector<Record> records;
@@ -150,6 +156,7 @@ void ConsumerRuntime::worker_loop() {
   for (;;) {
     auto task = dispatcher_.try_pop();
     if (!task) {
+      finish_acked();  // nothing may wait for a worker that is idle
       tally.flush();  // idle from here on, maybe for long: the shared counters are exact
       task = dispatcher_.pop();
       if (!task) break;
@@ -157,9 +164,36 @@ void ConsumerRuntime::worker_loop() {
     // This worker took the last runnable task: the poller may have to fetch before
     // the refill mark so that the workers do not run dry.
     if (dispatcher_.starved()) wake_poller_if_needed();
-    run(*task, tally);
-    dispatcher_.task_done();
+    if (!run(*task, tally)) {
+      dispatcher_.task_done();
+    } else if (task->order_key.empty()) {
+      bool full = false;
+      {
+        std::lock_guard lock(acked_mutex_);
+        acked_tasks_.push_back(std::move(*task));
+        full = acked_tasks_.size() >= kAckBatch;
+      }
+      if (full) finish_acked();
+    } else {
+      finish(*task);
+      acked_.fetch_add(1, std::memory_order_relaxed);
+      dispatcher_.task_done();
+    }
   }
+  finish_acked();
+}
+
+void ConsumerRuntime::finish_acked() {
+  std::vector<Task> tasks;
+  {
+    std::lock_guard lock(acked_mutex_);
+    if (acked_tasks_.empty()) return;
+    tasks.swap(acked_tasks_);
+    acked_tasks_.reserve(kAckBatch);
+  }
+  finish_all(tasks);
+  acked_.fetch_add(tasks.size(), std::memory_order_relaxed);
+  dispatcher_.task_done(tasks.size());
 }
 
 bool ConsumerRuntime::may_fetch_locked() const {
@@ -259,10 +293,10 @@ void ConsumerRuntime::save_retry(Task& task, std::chrono::milliseconds wait) {
   }
 }
 
-void ConsumerRuntime::run(Task& task, metrics::WorkerTally& tally) {
-  if (!resume_saved_retry(task)) return;
+bool ConsumerRuntime::run(Task& task, metrics::WorkerTally& tally) {
+  if (!resume_saved_retry(task)) return false;
   task.record.message.headers.set(names::attempt_header, std::to_string(task.attempt));
-  if (!claim_for_handling(task)) return;
+  if (!claim_for_handling(task)) return false;
   received_.fetch_add(1, std::memory_order_relaxed);
   // The clock is read only for the duration histogram (metrics on).
   const std::uint64_t started = task.metrics ? handler_clock_.now() : 0;
@@ -274,9 +308,7 @@ void ConsumerRuntime::run(Task& task, metrics::WorkerTally& tally) {
   settle_claim(task, outcome.kind() == Outcome::Kind::ack);
   switch (outcome.kind()) {
     case Outcome::Kind::ack:
-      acked_.fetch_add(1, std::memory_order_relaxed);
-      finish(task);
-      return;
+      return true;
     case Outcome::Kind::retry:
       if (task.attempt < options_.retry.max_attempts) {
         retried_.fetch_add(1, std::memory_order_relaxed);
@@ -286,14 +318,15 @@ void ConsumerRuntime::run(Task& task, metrics::WorkerTally& tally) {
         task.record.message.headers.set(names::error_header, outcome.reason());
         save_retry(task, wait);
         retry_later(std::move(task), wait);
-        return;
+        return false;
       }
       dead_letter(std::move(task), outcome.reason());
-      return;
+      return false;
     case Outcome::Kind::dead_letter:
       dead_letter(std::move(task), outcome.reason());
-      return;
+      return false;
   }
+  return false;
 }
 
 void ConsumerRuntime::retry_later(Task task, std::chrono::milliseconds wait) {
@@ -340,8 +373,10 @@ void ConsumerRuntime::dead_letter(Task task, const std::string& reason) {
   retry_later(std::move(task), options_.retry.max_backoff);
 }
 
-void ConsumerRuntime::finish(const Task& task) {
-  if (task.retry_saved) {
+void ConsumerRuntime::finish_all(std::span<const Task> tasks) {
+  if (tasks.empty()) return;
+  for (const Task& task : tasks) {
+    if (!task.retry_saved) continue;
     try {
       retries_->erase(options_.group, task.record.message.id);
     } catch (const std::exception& error) {  // a stale entry only delays a later redelivery
@@ -351,13 +386,19 @@ void ConsumerRuntime::finish(const Task& task) {
   }
   {
     std::shared_lock guard(subscription_guard_);
-    if (!subscription_closed_) subscription_->ack(task.record);
+    // In chunks through a buffer on the stack: no allocation per finish.
+    std::array<const Record*, 32> records;
+    for (std::size_t start = 0; start < tasks.size() && !subscription_closed_; start += records.size()) {
+      const std::size_t count = std::min(records.size(), tasks.size() - start);
+      for (std::size_t i = 0; i < count; ++i) records[i] = &tasks[start + i].record;
+      subscription_->ack_all({records.data(), count});
+    }
   }
-  dispatcher_.release(task.order_key);
+  for (const Task& task : tasks) dispatcher_.release(task.order_key);
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    --in_flight_;
+    in_flight_ -= tasks.size();
     // Only a waiting poller that may now fetch needs waking (stop() does not wait on this).
     wake = poller_waiting_ && may_fetch_locked();
     if (wake) poller_waiting_ = false;
@@ -397,6 +438,9 @@ bool ConsumerRuntime::stop(std::chrono::milliseconds deadline) {
         options_.group, discarded);
   }
   dispatcher_.close();
+  // Handlers that returned ack before the deadline while others still ran: their acks
+  // may be waiting for a worker (the poller, which also sends them, has ended).
+  finish_acked();
   {
     std::unique_lock guard(subscription_guard_);
     subscription_closed_ = true;

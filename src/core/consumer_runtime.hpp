@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -67,9 +68,15 @@ class ConsumerRuntime {
   void batch_worker_loop();
   void run_batch(std::vector<Task>& batch);
   Outcome invoke_batch_handler(const std::vector<Message>& messages);
-  void run(Task& task, metrics::WorkerTally& tally);  // may move from `task` (retries)
+  // True: the handler acked the task and the caller finishes it. False: it is finished,
+  // or waits for a retry, or was moved from (retries, dead letters).
+  bool run(Task& task, metrics::WorkerTally& tally);
   Outcome invoke_handler(const Message& message);
-  void finish(const Task& task);  // acks, releases the key, frees an in-flight slot
+  // Acks to the engine, releases the keys, frees the in-flight slots; the tasks' slots
+  // in the dispatcher stay active (task_done is the caller's).
+  void finish_all(std::span<const Task> tasks);
+  void finish(const Task& task) { finish_all({&task, 1}); }
+  void finish_acked();  // finish_all() of acked_tasks_, then their task_done()
   // Requires mutex_. Whether the poller should fetch now (see poll_loop).
   bool may_fetch_locked() const;
   // Wakes the poller if it waits and may_fetch_locked() now holds.
@@ -110,6 +117,16 @@ class ConsumerRuntime {
   std::mutex stop_mutex_;  // serialises stop(); guards the two fields below
   bool stopped_ = false;
   bool stop_result_ = false;
+
+  // Handled tasks without a key whose engine acks are not sent yet: finish_acked() sends
+  // them together, with one lock of each kind instead of four per message, once kAckBatch
+  // are here, whenever a worker runs out of tasks, and on every turn of the poller (at
+  // least every poll_interval). Until then they keep their in-flight and dispatcher
+  // slots, so the window and stop()'s wait_idle() count them as running. Tasks with a
+  // key are finished at once: the key's next message runs only after this one is acked.
+  static constexpr std::size_t kAckBatch = 32;
+  std::mutex acked_mutex_;
+  std::vector<Task> acked_tasks_;
 
   std::atomic<std::uint64_t> received_{0}, acked_{0}, retried_{0}, dead_lettered_{0}, dropped_{0}, duplicates_{0};
   // Per-topic metrics resolved by the poller (its thread only).

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,11 @@ class Subscription {
   // An engine may batch commits: what is acked is committed by a later ack, poll() or
   // close(), so a consumer that keeps polling sees its commits promptly.
   virtual void ack(const Record& record) = 0;
+  // ack() of each record. The consumer runtime acks what a worker finished back to back
+  // this way; an engine that takes a lock per ack takes it once here.
+  virtual void ack_all(std::span<const Record* const> records) {
+    for (const Record* record : records) ack(*record);
+  }
 
   // Makes a blocked poll() return soon. Thread-safe.
   virtual void wakeup() = 0;

@@ -77,12 +77,12 @@ std::optional<Task> KeyedDispatcher::pop_until(std::chrono::steady_clock::time_p
   return take_runnable_locked();
 }
 
-void KeyedDispatcher::task_done() {
+void KeyedDispatcher::task_done(std::size_t count) {
   bool idle = false;
   {
     std::lock_guard lock(mutex_);
-    assert(active_ > 0);
-    --active_;
+    assert(active_ >= count);
+    active_ -= count;
     idle = active_ == 0 && runnable_.empty();
   }
   if (idle) idle_.notify_all();

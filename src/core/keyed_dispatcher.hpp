@@ -97,7 +97,8 @@ class KeyedDispatcher {
   std::optional<Task> try_pop();
   // Like pop(), but gives up at `until` (nothing when no task became runnable).
   std::optional<Task> pop_until(std::chrono::steady_clock::time_point until);
-  void task_done();
+  // `count` popped tasks are done (their keys are released separately).
+  void task_done(std::size_t count = 1);
   // Waits until no task is runnable or active; false if `until` passed first.
   bool wait_idle(std::chrono::steady_clock::time_point until);
   // Ends the hold on `key`: the next task in its line, if any, becomes runnable.

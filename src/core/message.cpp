@@ -10,7 +10,7 @@
 namespace mq {
 
 void Headers::set(std::string_view name, std::string value) {
-  remove(name);
+  if (!empty()) remove(name);  // per delivery (the attempt header), often on no headers
   own_.emplace_back(std::string(name), std::move(value));
 }
 

@@ -1,6 +1,8 @@
 // The embedded engine through the engine interface, in one process: capabilities,
 // partitioning, admin and lag, members sharing a group, durability across reopen.
 #include <gtest/gtest.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -243,6 +245,83 @@ TEST(EngineTest, OffsetFilesOfAnOlderBuildAreReadAndMigratedThenRewrittenInPlace
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(offsets), std::filesystem::directory_iterator{}), 1)
       << "no temporary files";
   EXPECT_EQ(engine->describe_group("g").total_lag(), 0);
+}
+
+// ack_all() finishes every record it is given, and only those: after close, the group
+// gets exactly the records that were not acked. (Each partition's acked records are a
+// prefix: an offset engine commits the contiguous part.)
+TEST(EngineTest, AckAllFinishesExactlyTheRecordsGiven) {
+  TempDir dir;
+  auto engine = open_engine(dir.path());
+  engine->create_topic("batched", TopicOptions{.partitions = 2});
+  for (int i = 0; i < 4; ++i) send(*engine, "batched", 25);
+  std::set<std::string> unacked;
+  {
+    auto subscription = engine->subscribe(core::SubscriptionSpec{"b", {"batched"}, StartPosition::earliest});
+    std::vector<core::Record> records;
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+          for (auto& record : subscription->poll(100, 10ms)) records.push_back(std::move(record));
+          return records.size() == 100;
+        },
+        20s));
+    std::vector<const core::Record*> acked;
+    for (const auto& record : records) {
+      if (record.message.offset < 30) acked.push_back(&record);
+      else unacked.insert(record.message.id);
+    }
+    ASSERT_EQ(acked.size(), 60u);
+    subscription->ack_all(acked);
+    subscription->close();
+  }
+  auto subscription = engine->subscribe(core::SubscriptionSpec{"b", {"batched"}, StartPosition::earliest});
+  std::set<std::string> again;
+  for (const auto& record : drain(*subscription, 40)) again.insert(record.message.id);
+  EXPECT_EQ(again, unacked);
+  EXPECT_TRUE(subscription->poll(10, 200ms).empty());
+  subscription->close();
+}
+
+// A member re-reads its group (the members/ dir and files, the topics) when something
+// changed there or once a second, not on every poll: its own reads used to count as a
+// change (inotify IN_CLOSE_NOWRITE), so a busy member rebalanced before every fetch.
+TEST(EngineTest, ABusyMemberDoesNotRereadItsGroupOnEveryPoll) {
+  TempDir dir;
+  auto engine = open_engine(dir.path());
+  engine->create_topic("busy", TopicOptions{.partitions = 1});
+  for (int i = 0; i < 30; ++i) send(*engine, "busy", 10);
+  auto subscription = engine->subscribe(core::SubscriptionSpec{"g", {"busy"}, StartPosition::earliest});
+  // Counts opens of the members/ dir itself (each rebalance lists it once).
+  const int watcher = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  ASSERT_GE(watcher, 0);
+  const std::string members = dir.path() + "/groups/g/members";
+  ASSERT_GE(::inotify_add_watch(watcher, members.c_str(), IN_OPEN), 0);
+  const auto started = std::chrono::steady_clock::now();
+  std::size_t received = 0;
+  int polls = 0;
+  while (received < 300 && std::chrono::steady_clock::now() - started < 20s) {
+    auto records = subscription->poll(10, 100ms);  // 10 per poll: 30 polls with records
+    received += records.size();
+    polls += records.empty() ? 0 : 1;
+    for (const auto& record : records) subscription->ack(record);
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  int directory_opens = 0;
+  alignas(inotify_event) char buffer[4096];
+  for (ssize_t got = 0; (got = ::read(watcher, buffer, sizeof buffer)) > 0;) {
+    for (ssize_t at = 0; at < got;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+      if (event->len == 0 && (event->mask & IN_OPEN)) ++directory_opens;
+      at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+    }
+  }
+  ::close(watcher);
+  subscription->close();
+  EXPECT_EQ(received, 300u);
+  EXPECT_EQ(polls, 30);
+  // The first poll's rebalance, plus one per second of the loop (the periodic re-read).
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(elapsed).count();
+  EXPECT_LE(directory_opens, 1 + seconds + 1) << "over " << polls << " polls in " << seconds << " s";
 }
 
 TEST(EngineTest, UrlOptionsAreChecked) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "core/coarse_clock.hpp"
 #include "core/logging.hpp"
 #include "core/partition_assignment.hpp"
 #include "engines/embedded/engine.hpp"
@@ -45,9 +46,13 @@ EmbeddedSubscription::EmbeddedSubscription(std::shared_ptr<EmbeddedEngine> engin
   member_ = std::make_unique<MemberRegistration>(paths_, subscriptions_);
   joined_at_ = member_->registered_at();
   topics_watch_ = ::inotify_add_watch(inotify_.fd(), paths_.dir.topics().c_str(), IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE);
-  // Joins show as new files, leaves as deletions or (SIGKILL) as the file being closed.
+  // Joins show as new files, leaves as deletions or (SIGKILL) as the file being closed:
+  // a member holds its file open for writing, so its death is an IN_CLOSE_WRITE. Not
+  // IN_CLOSE_NOWRITE: every rebalance lists this directory and reads the members' files
+  // read-only, and those closes would start the next rebalance, in this member and in
+  // every other one, on every poll.
   members_watch_ = ::inotify_add_watch(inotify_.fd(), paths_.members().c_str(),
-                                       IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+                                       IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_CLOSE_WRITE);
 }
 
 EmbeddedSubscription::~EmbeddedSubscription() { close(); }
@@ -165,7 +170,7 @@ void EmbeddedSubscription::rebalance() {
   next_rebalance_ = SteadyClock::now() + (waiting ? claim_retry_interval : rebalance_interval);
 }
 
-void EmbeddedSubscription::flush() {
+void EmbeddedSubscription::flush(bool on_poll_thread) {
   std::lock_guard commit_lock(commit_mutex_);
   struct Write {
     TopicPartition partition;
@@ -179,13 +184,14 @@ void EmbeddedSubscription::flush() {
     std::lock_guard lock(mutex_);
     commits_pending_ = false;
     next_flush_ = SteadyClock::now() + commit_interval;
+    if (on_poll_thread) release_due_ = false;
     for (const auto& [partition, owned] : owned_) {
       for (const auto& [priority, lane] : owned.lanes) {
         if (lane.frontier.committed() > lane.committed_on_disk) {
           writes.push_back(Write{partition, priority, lane.frontier.committed(), lane.offsets});
         }
       }
-      if (owned.releasing && owned.outstanding() == 0) drained.push_back(partition);
+      if (on_poll_thread && owned.releasing && owned.outstanding() == 0) drained.push_back(partition);
     }
   }
   // Written outside mutex_ so that acks and polls go on meanwhile; commit_mutex_ keeps
@@ -210,6 +216,9 @@ void EmbeddedSubscription::flush() {
 }
 
 std::vector<core::Record> EmbeddedSubscription::fetch(std::size_t max) {
+  // Reads and decodes without mutex_, so that acks (other threads) go on meanwhile:
+  // owned_ and the readers are changed by this thread only (class comment). mutex_ is
+  // taken once at the end, for the frontiers, which acks change too.
   std::vector<core::Record> records;
   if (owned_.empty() || max == 0) return records;
   // The partitions to read, starting at a rotating one (fairness across partitions),
@@ -227,6 +236,8 @@ std::vector<core::Record> EmbeddedSubscription::fetch(std::size_t max) {
     }
     if (++it == owned_.end()) it = owned_.begin();
   }
+  // Each lane read, with the number of records it gave (in order within `records`).
+  std::vector<std::pair<Lane*, std::size_t>> reads;
   std::vector<DecodedRecord> decoded;
   for (int priority = top; priority >= 0 && records.size() < max; --priority) {
     for (auto& [partition, owned] : sources) {
@@ -235,17 +246,22 @@ std::vector<core::Record> EmbeddedSubscription::fetch(std::size_t max) {
       if (lane == owned->lanes.end()) continue;
       decoded.clear();
       lane->second.reader.read(max - records.size(), decoded);
+      if (decoded.empty()) continue;
+      reads.emplace_back(&lane->second, decoded.size());
       for (auto& entry : decoded) {
-        core::Record record;
+        core::Record& record = records.emplace_back();
         record.message = std::move(entry.message);
         record.message.topic = partition->first;
         record.message.partition = partition->second;
         record.message.offset = entry.offset;  // within the lane
         record.token = static_cast<std::uint64_t>(priority);  // ack() finds the lane by it
-        lane->second.frontier.delivered(entry.offset);
-        records.push_back(std::move(record));
       }
     }
+  }
+  std::lock_guard lock(mutex_);
+  auto record = records.begin();
+  for (auto& [lane, count] : reads) {
+    for (std::size_t i = 0; i < count; ++i, ++record) lane->frontier.delivered(record->message.offset);
   }
   return records;
 }
@@ -296,20 +312,17 @@ std::vector<core::Record> EmbeddedSubscription::poll(std::size_t max, std::chron
     }
     if (due) {
       rebalance();
-      flush();  // releases what the new target gives away, once drained
+      flush(true);  // releases what the new target gives away, once drained
     } else {
       bool flush_due = false;
       {
         std::lock_guard lock(mutex_);
-        flush_due = commits_pending_ && SteadyClock::now() >= next_flush_;
+        flush_due = release_due_ || (commits_pending_ && SteadyClock::now() >= next_flush_);
       }
-      if (flush_due) flush_logging_errors();
+      if (flush_due) flush_logging_errors(true);
     }
-    {
-      std::lock_guard lock(mutex_);
-      auto records = fetch(max);
-      if (!records.empty()) return records;
-    }
+    auto records = fetch(max);
+    if (!records.empty()) return records;
     const auto now = SteadyClock::now();
     if (now >= deadline) return {};
     auto until = std::min(deadline, next_rebalance_);
@@ -323,24 +336,39 @@ std::vector<core::Record> EmbeddedSubscription::poll(std::size_t max, std::chron
 }
 
 void EmbeddedSubscription::ack(const core::Record& record) {
-  {
-    std::lock_guard lock(mutex_);
-    auto it = owned_.find({record.message.topic, record.message.partition});
-    if (it == owned_.end()) return;  // released or closed: it will be delivered again
-    auto lane = it->second.lanes.find(static_cast<int>(record.token));
-    if (lane == it->second.lanes.end()) return;
-    const bool advanced = lane->second.frontier.finished(record.message.offset);
-    const bool drained = it->second.releasing && it->second.outstanding() == 0;
-    commits_pending_ = commits_pending_ || advanced;
-    // Otherwise the poll loop (or a later ack) writes it within commit_interval.
-    if (!drained && !(commits_pending_ && SteadyClock::now() >= next_flush_)) return;
-  }
-  flush_logging_errors();
+  const core::Record* one[] = {&record};
+  ack_all(one);
 }
 
-void EmbeddedSubscription::flush_logging_errors() {
+void EmbeddedSubscription::ack_all(std::span<const core::Record* const> records) {
+  bool drained = false;
+  bool flush_due = false;
+  {
+    std::lock_guard lock(mutex_);
+    for (const core::Record* record : records) drained = finish_locked(*record) || drained;
+    release_due_ = release_due_ || drained;
+    // The coarse clock: this runs for every few messages, and a commit a tick late is
+    // harmless. Otherwise the poll loop or a later ack writes it within commit_interval.
+    flush_due = !drained && commits_pending_ && core::CoarseSteadyClock::now() >= next_flush_;
+  }
+  // A drained partition is released by the poll thread (the only one that changes
+  // owned_; it commits first), woken for it now.
+  if (drained) wakeup();
+  else if (flush_due) flush_logging_errors(false);
+}
+
+bool EmbeddedSubscription::finish_locked(const core::Record& record) {
+  auto it = owned_.find({record.message.topic, record.message.partition});
+  if (it == owned_.end()) return false;  // released or closed: it will be delivered again
+  auto lane = it->second.lanes.find(static_cast<int>(record.token));
+  if (lane == it->second.lanes.end()) return false;
+  commits_pending_ = lane->second.frontier.finished(record.message.offset) || commits_pending_;
+  return it->second.releasing && it->second.outstanding() == 0;
+}
+
+void EmbeddedSubscription::flush_logging_errors(bool on_poll_thread) {
   try {
-    flush();
+    flush(on_poll_thread);
   } catch (const std::exception& error) {
     std::lock_guard lock(mutex_);
     commits_pending_ = true;  // the next ack, poll or close writes it

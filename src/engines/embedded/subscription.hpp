@@ -13,7 +13,9 @@
 // (joins and leaves), plus an eventfd for wakeup(). Nothing spins.
 //
 // Thread-safety: poll() from one thread at a time; ack() and wakeup() from any thread.
-// Lock order: commit_mutex_ before mutex_.
+// Lock order: commit_mutex_ before mutex_. Only the polling thread changes owned_ (claims,
+// releases, new lanes; close() runs when poll() does not) and only it uses the lanes'
+// readers, so it reads them without mutex_; acks change frontiers and flags under it.
 #pragma once
 
 #include <chrono>
@@ -22,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +47,7 @@ class EmbeddedSubscription final : public core::Subscription {
 
   std::vector<core::Record> poll(std::size_t max, std::chrono::milliseconds timeout) override;
   void ack(const core::Record& record) override;
+  void ack_all(std::span<const core::Record* const> records) override;
   void wakeup() override;
   void close() override;
 
@@ -77,12 +81,16 @@ class EmbeddedSubscription final : public core::Subscription {
   void open_lane(const TopicPartition& partition, Owned& owned, int priority, bool fresh_group, bool from_start);
   // Requires both locks. Opens lanes created since the partitions were claimed.
   void open_new_lanes();
-  // Writes advanced commit positions and releases drained partitions. Takes both locks.
-  void flush();
+  // Writes advanced commit positions and, on the polling thread, releases drained
+  // partitions. Takes both locks.
+  void flush(bool on_poll_thread);
   // flush(), logging instead of throwing (an ack or poll must not fail on it: the
   // position stays in memory and the next flush writes it).
-  void flush_logging_errors();
-  std::vector<core::Record> fetch(std::size_t max);  // requires mutex_
+  void flush_logging_errors(bool on_poll_thread);
+  std::vector<core::Record> fetch(std::size_t max);  // the polling thread; takes mutex_
+  // Requires mutex_. Marks the record finished; true when that drained a partition
+  // being released (the polling thread releases it, woken for it).
+  bool finish_locked(const core::Record& record);
   // Sleeps until an event or the timeout; returns true if wakeup() was called.
   bool wait_for_events(std::chrono::milliseconds timeout);
   std::set<TopicPartition> target_assignment();
@@ -111,6 +119,7 @@ class EmbeddedSubscription final : public core::Subscription {
   // Acked positions not yet written, and when the next write may happen: commits are
   // written at most every commit_interval (subscription.cpp), not once per ack.
   bool commits_pending_ = false;
+  bool release_due_ = false;  // a partition drained by an ack waits for the polling thread
   std::chrono::steady_clock::time_point next_flush_{};
   bool closed_ = false;
 };

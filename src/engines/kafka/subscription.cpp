@@ -429,26 +429,34 @@ std::vector<core::Record> KafkaSubscription::poll(std::size_t max, std::chrono::
 }
 
 void KafkaSubscription::ack(const core::Record& record) {
+  const core::Record* one[] = {&record};
+  ack_all(one);
+}
+
+void KafkaSubscription::ack_all(std::span<const core::Record* const> records) {
   bool commit_now = false;
   {
     std::lock_guard lock(mutex_);
-    // Consecutive acks mostly come from one partition: look it up once per run.
-    const auto& message = record.message;
-    if (!last_acked_ || last_acked_->first.second != message.partition || last_acked_->first.first != message.topic) {
-      auto it = owned_.find(PartitionKey{message.topic, message.partition});
-      // Released (and maybe assigned again since): it will be, or was, delivered again.
-      if (it == owned_.end()) return;
-      last_acked_ = &*it;
-    }
-    auto& owned = last_acked_->second;
-    if (!owned.frontier || owned.generation != record.token) return;
-    const bool advanced = owned.frontier->finished(message.offset);
-    commits_pending_ = commits_pending_ || advanced;
+    for (const core::Record* record : records) finish_locked(*record);
     // The pacing needs no precise clock: a coarse one saves a full clock read per ack.
     commit_now = commits_pending_ && !closed_ && coarse_now() >= next_commit_;
   }
   // rd_kafka_commit is thread-safe; asynchronous, so an ack never waits for the broker.
   if (commit_now) commit(false);
+}
+
+void KafkaSubscription::finish_locked(const core::Record& record) {
+  // Consecutive acks mostly come from one partition: look it up once per run.
+  const auto& message = record.message;
+  if (!last_acked_ || last_acked_->first.second != message.partition || last_acked_->first.first != message.topic) {
+    auto it = owned_.find(PartitionKey{message.topic, message.partition});
+    // Released (and maybe assigned again since): it will be, or was, delivered again.
+    if (it == owned_.end()) return;
+    last_acked_ = &*it;
+  }
+  auto& owned = last_acked_->second;
+  if (!owned.frontier || owned.generation != record.token) return;
+  commits_pending_ = owned.frontier->finished(message.offset) || commits_pending_;
 }
 
 bool KafkaSubscription::owns(const core::Record& record) const {

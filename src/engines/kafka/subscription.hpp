@@ -34,6 +34,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,6 +53,7 @@ class KafkaSubscription final : public core::Subscription {
 
   std::vector<core::Record> poll(std::size_t max, std::chrono::milliseconds timeout) override;
   void ack(const core::Record& record) override;
+  void ack_all(std::span<const core::Record* const> records) override;
   void wakeup() override;
   bool owns(const core::Record& record) const override;
   void close() override;
@@ -103,6 +105,8 @@ class KafkaSubscription final : public core::Subscription {
   void end_reserved_join();
   // Commits every advanced frontier (of `only`, when given). Takes mutex_.
   void commit(bool synchronous, const rd_kafka_topic_partition_list_t* only = nullptr);
+  // Requires mutex_. Marks the record finished in its partition's frontier.
+  void finish_locked(const core::Record& record);
   void forget_cached_partitions() {  // requires mutex_
     last_owned_ = nullptr;
     last_acked_ = nullptr;

@@ -17,6 +17,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <span>
 #include <unordered_map>
 #include <thread>
 
@@ -83,12 +84,21 @@ class RabbitSubscription final : public core::Subscription {
   }
 
   void ack(const core::Record& record) override {
-    if ((record.token >> generation_shift) != generation_.load()) return;  // its connection is gone
+    const core::Record* one[] = {&record};
+    ack_all(one);
+  }
+
+  void ack_all(std::span<const core::Record* const> records) override {
+    const std::uint64_t generation = generation_.load();
     bool first = false;
     {
       std::lock_guard lock(acks_mutex_);
       first = acks_.empty();
-      acks_.push_back(record.token);
+      for (const core::Record* record : records) {
+        // A record of an earlier connection: the server gave it back when that one broke.
+        if ((record->token >> generation_shift) == generation) acks_.push_back(record->token);
+      }
+      first = first && !acks_.empty();
     }
     if (first) signal();  // later acks join this batch: one wake-up for many
   }
