@@ -85,7 +85,12 @@ struct ConsumerOptions {
   bool dead_letter = true;
   DedupOptions dedup;
   milliseconds stop_timeout{30'000};  // the destructor's graceful-stop deadline
-  milliseconds poll_interval{100};    // longest a fetch blocks; bounds stop latency
+  // Longest a fetch blocks; bounds stop latency. Also the longest a handled message's
+  // ack waits before it goes to the engine: acks of messages without a key (or with
+  // ordered_by_key off) are sent in batches of up to 32, or when a worker runs out of
+  // messages, or on the poller's next turn (a handler that never returns does not hold
+  // back the acks of the messages handled before it).
+  milliseconds poll_interval{100};
 };
 
 struct EmbeddedOptions {
