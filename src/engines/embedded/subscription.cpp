@@ -13,6 +13,7 @@
 #include "core/coarse_clock.hpp"
 #include "core/logging.hpp"
 #include "core/partition_assignment.hpp"
+#include "core/same_text.hpp"
 #include "engines/embedded/engine.hpp"
 
 namespace mq::engines::embedded {
@@ -211,6 +212,7 @@ void EmbeddedSubscription::flush(bool on_poll_thread) {
     for (const auto& [priority, lane] : it->second.lanes) {
       if (lane.watch >= 0) ::inotify_rm_watch(inotify_.fd(), lane.watch);
     }
+    last_finished_ = nullptr;
     owned_.erase(it);  // the claim's destructor drops the flock: the next owner may take it
   }
 }
@@ -358,12 +360,18 @@ void EmbeddedSubscription::ack_all(std::span<const core::Record* const> records)
 }
 
 bool EmbeddedSubscription::finish_locked(const core::Record& record) {
-  auto it = owned_.find({record.message.topic, record.message.partition});
-  if (it == owned_.end()) return false;  // released or closed: it will be delivered again
-  auto lane = it->second.lanes.find(static_cast<int>(record.token));
-  if (lane == it->second.lanes.end()) return false;
-  commits_pending_ = lane->second.frontier.finished(record.message.offset) || commits_pending_;
-  return it->second.releasing && it->second.outstanding() == 0;
+  const auto& message = record.message;
+  if (!last_finished_ || last_finished_->first.second != message.partition ||
+      !core::same_text(last_finished_->first.first, message.topic)) {
+    auto it = owned_.find({message.topic, message.partition});
+    if (it == owned_.end()) return false;  // released or closed: it will be delivered again
+    last_finished_ = &*it;
+  }
+  Owned& owned = last_finished_->second;
+  auto lane = owned.lanes.find(static_cast<int>(record.token));
+  if (lane == owned.lanes.end()) return false;
+  commits_pending_ = lane->second.frontier.finished(message.offset) || commits_pending_;
+  return owned.releasing && owned.outstanding() == 0;
 }
 
 void EmbeddedSubscription::flush_logging_errors(bool on_poll_thread) {
@@ -402,6 +410,7 @@ void EmbeddedSubscription::close() {
     core::log(LogLevel::warning, "embedded: closing a member of group '{}': {}", paths_.group, error.what());
   }
   std::lock_guard lock(mutex_);
+  last_finished_ = nullptr;
   owned_.clear();
   member_.reset();
   closed_ = true;

@@ -108,6 +108,9 @@ class EmbeddedSubscription final : public core::Subscription {
   std::mutex mutex_;         // everything below
   std::unique_ptr<MemberRegistration> member_;
   std::map<TopicPartition, Owned> owned_;
+  // The entry of the last record finished (consecutive acks mostly come from one
+  // partition: one lookup per run). Reset wherever owned_ loses an entry.
+  std::pair<const TopicPartition, Owned>* last_finished_ = nullptr;
   std::size_t next_partition_ = 0;  // fetch starts here: fairness across partitions
   File inotify_;
   File wake_event_;
