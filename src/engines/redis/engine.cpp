@@ -209,14 +209,16 @@ void RedisEngine::remove_member(const std::string& key) {
 }
 
 void RedisEngine::refresh_members(Connection& connection) {
+  // members_mutex_ is held until the SETs are answered: a member that leaves meanwhile
+  // (remove_member, then DEL of its key) waits, so that no SET of this round re-creates
+  // its key after the DEL. Such a key kept a closed member alive for member_ttl (5 s), and
+  // the next member could not take over its pending messages until then (C14 under CI).
+  std::lock_guard lock(members_mutex_);
+  if (members_.empty()) return;
   std::vector<Args> commands;
-  {
-    std::lock_guard lock(members_mutex_);
-    for (const auto& key : members_) {
-      commands.push_back(Args{"SET", key, "1", "PX", std::to_string(settings_.member_ttl.count())});
-    }
+  for (const auto& key : members_) {
+    commands.push_back(Args{"SET", key, "1", "PX", std::to_string(settings_.member_ttl.count())});
   }
-  if (commands.empty()) return;
   Status failure;
   connection.pipeline(commands, failure);
   if (!failure.ok()) throw Error(failure);
