@@ -9,7 +9,6 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include <time.h>
 
 #include <atomic>
 #include <chrono>
@@ -29,10 +28,6 @@
 #include "core/engine_registry.hpp"
 
 namespace mq::engines::kafka {
-
-// For checks made per message against intervals of tens of milliseconds or more
-// (commit pacing, rereads of the retry topic): core/coarse_clock.hpp.
-inline std::chrono::steady_clock::time_point coarse_now() { return core::CoarseSteadyClock::now(); }
 
 // librdkafka configuration properties, applied in order (a later one wins).
 using Properties = std::vector<std::pair<std::string, std::string>>;

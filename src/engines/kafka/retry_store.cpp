@@ -42,7 +42,7 @@ class RetryTopics final : public core::RetryStore {
   std::optional<Entry> find(const std::string& group, const std::string& id) override {
     std::lock_guard lock(mutex_);
     auto& state = groups_[group];
-    if (const auto now = coarse_now(); now >= state.next_check) {
+    if (const auto now = core::CoarseSteadyClock::now(); now >= state.next_check) {
       state.next_check = now + kRecheck;
       state.next_offset = engine()->read_topic(names::retry_topic(group), state.next_offset,
                                                [&](const rd_kafka_message_t* message) { apply(state, message); });
@@ -64,7 +64,7 @@ class RetryTopics final : public core::RetryStore {
   struct Group {
     std::map<std::string, Entry> entries;
     std::int64_t next_offset = 0;  // of mq.retry.<group>, read up to here
-    std::chrono::steady_clock::time_point next_check{};  // on coarse_now()'s clock
+    std::chrono::steady_clock::time_point next_check{};  // on core::CoarseSteadyClock's clock
   };
 
   static void apply(Group& state, const rd_kafka_message_t* message) {

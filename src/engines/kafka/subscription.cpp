@@ -296,7 +296,7 @@ void KafkaSubscription::commit(bool synchronous, const rd_kafka_topic_partition_
   {
     std::lock_guard lock(mutex_);
     commits_pending_ = false;
-    next_commit_ = coarse_now() + commit_interval;
+    next_commit_ = core::CoarseSteadyClock::now() + commit_interval;
     for (auto& [partition, owned] : owned_) {
       // A synchronous commit (revocation, close) sends every position again: an
       // asynchronous one still in flight may yet fail, and nothing would retry it.
@@ -386,7 +386,7 @@ std::vector<core::Record> KafkaSubscription::poll(std::size_t max, std::chrono::
   {
     std::lock_guard lock(mutex_);
     if (closed_) throw Error(ErrorCode::closed, fmt::format("subscription of group '{}' is closed", group_));
-    commit_due = commits_pending_ && coarse_now() >= next_commit_;
+    commit_due = commits_pending_ && core::CoarseSteadyClock::now() >= next_commit_;
   }
   if (commit_due) commit(false);
   finish_revoke(false);
@@ -439,7 +439,7 @@ void KafkaSubscription::ack_all(std::span<const core::Record* const> records) {
     std::lock_guard lock(mutex_);
     for (const core::Record* record : records) finish_locked(*record);
     // The pacing needs no precise clock: a coarse one saves a full clock read per ack.
-    commit_now = commits_pending_ && !closed_ && coarse_now() >= next_commit_;
+    commit_now = commits_pending_ && !closed_ && core::CoarseSteadyClock::now() >= next_commit_;
   }
   // rd_kafka_commit is thread-safe; asynchronous, so an ack never waits for the broker.
   if (commit_now) commit(false);

@@ -145,7 +145,7 @@ class KafkaSubscription final : public core::Subscription {
   rd_kafka_topic_partition_list_t* pending_revoke_ = nullptr;  // poll thread only
   std::chrono::steady_clock::time_point revoke_deadline_{};
   bool commits_pending_ = false;
-  std::chrono::steady_clock::time_point next_commit_{};  // on coarse_now()'s clock
+  std::chrono::steady_clock::time_point next_commit_{};  // on core::CoarseSteadyClock's clock
   std::atomic<bool> woken_{false};
   bool closing_ = false;
   bool closed_ = false;
