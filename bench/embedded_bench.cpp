@@ -4,7 +4,7 @@
 //   embedded_bench --dir DIR --dd BYTES_PER_S [--redis URL] [--messages N]
 //                  [--producers P] [--always-seconds S] [--latency K] [--fsync-appends C]
 //                  [--max-in-flight W]
-//                  [--passes raw,redis,never,interval,always,consume,latency]   (default: all)
+//                  [--passes raw,redis,never,interval,always,consume,consume-batch,latency]   (default: all)
 //
 // All on DIR's file system, 100-byte values:
 //   raw fdatasync   C appends of 4 KiB, each followed by fdatasync (one file)
@@ -17,6 +17,8 @@
 //                   for S seconds with fsync always (acknowledged after fdatasync)
 //   consume         one consumer (1 worker, counting handler, ConsumerOptions' default
 //                   max_in_flight unless --max-in-flight) over the N messages
+//   consume-batch   the same with a batch consumer (Client::batch_consumer, up to 1,000
+//                   messages per handler call: the counterpart of send_batch(1,000))
 //   latency         a producer process (this program, `latency-producer`) sends K
 //                   messages one at a time, 1 ms apart; this process consumes them from the
 //                   same data dir: send time to handler call, CLOCK_MONOTONIC in the value
@@ -83,7 +85,7 @@ struct Settings {
   std::size_t latency_messages = 2000;
   std::size_t fsync_appends = 2000;
   int max_in_flight = 0;  // the consumer's window; 0: the library's default
-  std::string passes = "all";  // or a comma list of: raw,redis,never,interval,always,consume,latency
+  std::string passes = "all";  // or a comma list of: raw,redis,never,interval,always,consume,consume-batch,latency
   bool runs(const char* pass) const {
     return passes == "all" || ("," + passes + ",").find(std::string(",") + pass + ",") != std::string::npos;
   }
@@ -247,12 +249,14 @@ struct ConsumeResult {
   double cpu_us = 0;  // process CPU per message over the same span
 };
 
-// max_in_flight 0: ConsumerOptions' default.
-ConsumeResult consume(const std::string& url, std::size_t count, int max_in_flight) {
+// max_in_flight 0: ConsumerOptions' default. batch 0: a per-message handler (Consumer);
+// otherwise a BatchHandler (Client::batch_consumer) given up to `batch` messages at once,
+// the consuming counterpart of the produce passes' send_batch.
+ConsumeResult consume(const std::string& url, std::size_t count, int max_in_flight, std::size_t batch) {
   mq::Client client(url, config_with(mq::FsyncPolicy::never));
   std::atomic<std::size_t> handled{0};
   mq::ConsumerOptions options;
-  options.group = "bench.consume";
+  options.group = batch ? "bench.consume-batch" : "bench.consume";
   options.topics = {"bench"};
   options.workers = 1;
   if (max_in_flight > 0) options.max_in_flight = max_in_flight;
@@ -260,10 +264,15 @@ ConsumeResult consume(const std::string& url, std::size_t count, int max_in_flig
   options.poll_interval = std::chrono::milliseconds(10);
   const double cpu_start = cpu_seconds();
   const auto start = SteadyClock::now();
-  auto consumer = client.consumer(options, [&handled](const mq::Message&) {
-    handled.fetch_add(1, std::memory_order_relaxed);
-    return mq::Outcome::ack();
-  });
+  auto consumer = batch ? client.batch_consumer(options, mq::BatchOptions{.max_messages = batch},
+                                                [&handled](const std::vector<mq::Message>& messages) {
+                                                  handled.fetch_add(messages.size(), std::memory_order_relaxed);
+                                                  return mq::Outcome::ack();
+                                                })
+                        : client.consumer(options, [&handled](const mq::Message&) {
+                            handled.fetch_add(1, std::memory_order_relaxed);
+                            return mq::Outcome::ack();
+                          });
   wait_for([&] { return handled.load(std::memory_order_relaxed) >= count; }, std::chrono::seconds(300), "consume");
   const double seconds = seconds_since(start);
   const double cpu = cpu_seconds() - cpu_start;
@@ -375,7 +384,7 @@ int main(int argc, char** argv) try {
   }
   std::vector<std::pair<const char*, ProduceResult>> produced;
   // consume reads the `never` pass's messages: it needs that pass.
-  if (s.runs("never") || s.runs("consume")) {
+  if (s.runs("never") || s.runs("consume") || s.runs("consume-batch")) {
     std::fprintf(stderr, "mq never...\n");
     produced.emplace_back("never", produce(url("never"), mq::FsyncPolicy::never, s.messages));
   }
@@ -391,7 +400,12 @@ int main(int argc, char** argv) try {
   ConsumeResult consumed;
   if (s.runs("consume")) {
     std::fprintf(stderr, "consume...\n");
-    consumed = consume(url("never"), s.messages, s.max_in_flight);
+    consumed = consume(url("never"), s.messages, s.max_in_flight, 0);
+  }
+  ConsumeResult consumed_in_batches;
+  if (s.runs("consume-batch")) {
+    std::fprintf(stderr, "consume in batches...\n");
+    consumed_in_batches = consume(url("never"), s.messages, s.max_in_flight, batch_size);
   }
   Latency latency;
   if (s.runs("latency")) {
@@ -418,11 +432,14 @@ int main(int argc, char** argv) try {
     std::printf("| mq fsync always, %d producers, send() | %.0f msgs/s | | %.1f× raw fdatasync | ≥ 20×: %s |\n",
                 s.producers, always, always / fsync_rate, verdict(always / fsync_rate >= 20).c_str());
   }
-  if (consumed.rate > 0) {
+  const auto consume_row = [&](const char* what, const ConsumeResult& result) {
+    if (result.rate <= 0) return;
     const double produce_rate = produced.front().second.ack_rate;
-    std::printf("| mq consume, 1 worker | %.0f msgs/s | %.2f | %.2f× produce (never) | ≥ 1×: %s |\n", consumed.rate,
-                consumed.cpu_us, consumed.rate / produce_rate, verdict(consumed.rate >= produce_rate).c_str());
-  }
+    std::printf("| mq consume, 1 worker, %s | %.0f msgs/s | %.2f | %.2f× produce (never, send_batch) | ≥ 1×: %s |\n",
+                what, result.rate, result.cpu_us, result.rate / produce_rate, verdict(result.rate >= produce_rate).c_str());
+  };
+  consume_row("handler per message", consumed);
+  consume_row("batch handler (1,000)", consumed_in_batches);
   if (latency.p50_us > 0) {
     std::printf("| mq end-to-end latency, two processes (fsync interval, 1 msg/ms) | p50 %.0f µs, p99 %.0f µs | | | reported |\n",
                 latency.p50_us, latency.p99_us);

@@ -57,6 +57,9 @@ using Handler = std::function<Outcome(const Message&)>;
 // attempt (or Outcome::dead_letter) each message goes to the dead-letter topic. Keys
 // stay in order: a batch holds its keys until it is finished. Each worker waits out a
 // failed batch's backoff itself, so other batches run only on other workers.
+// A batch also ends early when nothing more can arrive: the consumer's window
+// (ConsumerOptions::max_in_flight, shared by every worker's batch) is full. For batches
+// of max_messages, set max_in_flight to at least max_messages × workers.
 struct BatchOptions {
   std::size_t max_messages = 100;
   milliseconds linger{50};

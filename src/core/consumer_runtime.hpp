@@ -81,6 +81,8 @@ class ConsumerRuntime {
   bool may_fetch_locked() const;
   // Wakes the poller if it waits and may_fetch_locked() now holds.
   void wake_poller_if_needed();
+  // The window (max_in_flight) is full: no task arrives until one is finished.
+  bool window_full() const;
   // Dedup before the handler: false when the task is finished or postponed already.
   bool claim_for_handling(Task& task);
   void settle_claim(const Task& task, bool processed);

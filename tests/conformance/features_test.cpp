@@ -1,4 +1,5 @@
 // C20, C21, C33: idempotent consumption, batch consumption, priority.
+#include <numeric>
 #include <thread>
 
 #include "harness.hpp"
@@ -116,6 +117,33 @@ TEST_P(Features, C21_BatchConsumeRetriesTheWholeBatch) {
   }
   for (std::size_t i = 0; i < order.size(); ++i) EXPECT_EQ(order[i], std::to_string(i));
   EXPECT_EQ(consumer.stats().retried, batches[*failed_index].size());
+}
+
+// A batch larger than the consumer's window cannot fill up: it runs once the window is
+// full instead of waiting out its linger (it once did, every batch: 5,000 messages/s).
+TEST_P(Features, C21_BatchRunsWhenTheWindowIsFull) {
+  const auto name = topic("batch-window");
+  client().admin().create_topic(name, TopicOptions{.partitions = 1});
+  auto producer = client().producer();
+  send_numbered(producer, name, 50);
+  std::mutex mutex;
+  std::vector<std::size_t> sizes;
+  auto options = consumer_options(group("batch-window"), {name});
+  options.workers = 1;
+  options.max_in_flight = 10;
+  auto consumer = client().batch_consumer(options, BatchOptions{.max_messages = 1000, .linger = 60s},
+                                          [&](const std::vector<Message>& messages) {
+                                            std::lock_guard lock(mutex);
+                                            sizes.push_back(messages.size());
+                                            return Outcome::ack();
+                                          });
+  // Five windows' worth: with a linger per batch this would take five minutes.
+  ASSERT_TRUE(wait_until([&] { return consumer.stats().acked == 50; }, 20s)) << consumer.stats().acked;
+  consumer.stop();
+  std::lock_guard lock(mutex);
+  for (const auto size : sizes) EXPECT_LE(size, 10u);
+  EXPECT_EQ(std::accumulate(sizes.begin(), sizes.end(), std::size_t{0}), 50u);
+  EXPECT_EQ(consumer.stats().received, 50u);
 }
 
 TEST_P(Features, C33_HigherPriorityFirst) {
