@@ -75,9 +75,9 @@ struct ConsumerOptions {
   int workers = 4;                  // handler threads
   // Messages handed to handlers and not yet finished, across all partitions. The
   // consumer fetches no more while this many are open, and fetches again once half
-  // are finished. Minimum 1. The default is NATS JetStream's max_ack_pending (1,000)
+  // are finished or the handlers run out of messages. Minimum 1. The default is NATS JetStream's max_ack_pending (1,000)
   // rounded up; at 256 the poller and the workers took turns sleeping and one
-  // embedded consumer handled 1.1-1.4 M msgs/s instead of 1.6-1.8 M (bench/RESULTS.md).
+  // embedded consumer handled 1.26-1.39 M msgs/s instead of 1.48-1.80 M (bench/RESULTS.md).
   // Memory held is up to this many messages: lower it for large ones.
   int max_in_flight = 1024;
   StartPosition start = StartPosition::latest;  // for a group with no committed offset
